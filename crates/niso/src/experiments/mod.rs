@@ -1,0 +1,4 @@
+//! One small driver per experiment of the paper; each reuses the one training loop.
+
+pub mod classify;
+pub mod hmnist;

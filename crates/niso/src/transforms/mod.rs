@@ -1,0 +1,3 @@
+//! Group actions on images and signals: the transformations `T` of the experiments.
+
+pub mod homography;
