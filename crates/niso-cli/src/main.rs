@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use niso::device::DeviceKind;
 use niso::experiments::hmnist::HmnistConfig;
+use niso::experiments::laplacian::LaplacianConfig;
 use niso::train::RunDir;
 use niso::Result;
 
@@ -20,7 +21,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Discover the Laplacian of the torus or the sphere from shifted/rotated signals (sec. 5.1).
-    Laplacian(Common),
+    Laplacian {
+        #[command(flatten)]
+        common: Common,
+        /// The domain: `torus` (circular shifts) or `sphere` (rotations).
+        #[arg(long, default_value = "torus", value_parser = ["torus", "sphere"])]
+        manifold: String,
+    },
     /// Homography-perturbed MNIST: pre-train NIso, then classify with an invariant head (5.2).
     Hmnist {
         #[command(flatten)]
@@ -44,7 +51,7 @@ enum Command {
 /// Options shared by every experiment.
 #[derive(Args, Debug)]
 struct Common {
-    /// Configuration file (TOML); the experiment's CPU config when absent.
+    /// Configuration file (TOML); the experiment's built-in CPU config when absent.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Override one config entry, e.g. `--set run.steps=200` (repeatable).
@@ -122,7 +129,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("MNIST is ready in {}", dir.display());
             Ok(())
         }
-        Command::Laplacian(common) => not_yet_common("laplacian", &common),
+        Command::Laplacian { common, manifold } => laplacian(&common, &manifold),
         Command::Hmnist { common, data } => hmnist(&common, &data),
         Command::Shapes(common) => not_yet_common("shapes", &common),
         Command::Pose(common) => not_yet_common("pose", &common),
@@ -212,11 +219,7 @@ fn init_logging(run: &RunDir) {
 }
 
 fn hmnist(common: &Common, data: &std::path::Path) -> Result<()> {
-    let path = common
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("configs/hmnist-cpu.toml"));
-    let config: HmnistConfig = niso::config::load(&path, &common.overrides)?;
+    let config: HmnistConfig = load_config(common, "hmnist-cpu")?;
     config.validate()?;
     let run = open_run(common, "runs/hmnist", &niso::config::to_toml(&config))?;
     let device = common.device.parse::<DeviceKind>()?;
@@ -228,6 +231,51 @@ fn hmnist(common: &Common, data: &std::path::Path) -> Result<()> {
         report
             .equivariance_error
             .map_or("-".into(), |e| format!("{:.2} %", 100.0 * e)),
+        report.wall_seconds / 60.0,
+        run.root().display()
+    );
+    Ok(())
+}
+
+/// The built-in configurations, so that every experiment runs from any directory.
+fn builtin_config(name: &str) -> &'static str {
+    match name {
+        "laplacian-torus" => include_str!("../../../configs/laplacian-torus.toml"),
+        "laplacian-sphere" => include_str!("../../../configs/laplacian-sphere.toml"),
+        "hmnist-cpu" => include_str!("../../../configs/hmnist-cpu.toml"),
+        other => unreachable!("no built-in config named {other}"),
+    }
+}
+
+/// Reads `--config` if given, else the built-in config `name`, with the `--set` overrides.
+fn load_config<T: serde::de::DeserializeOwned>(common: &Common, name: &str) -> Result<T> {
+    match &common.config {
+        Some(path) => niso::config::load(path, &common.overrides),
+        None => niso::config::parse(builtin_config(name), &common.overrides),
+    }
+}
+
+fn laplacian(common: &Common, manifold: &str) -> Result<()> {
+    let name = format!("laplacian-{manifold}");
+    let mut config: LaplacianConfig = load_config(common, &name)?;
+    config.manifold = manifold.parse()?;
+    config.validate()?;
+    let run = open_run(
+        common,
+        &format!("runs/{name}"),
+        &niso::config::to_toml(&config),
+    )?;
+    let device = common.device.parse::<DeviceKind>()?;
+    let report = niso::experiments::laplacian::run(&config, &run, device, true)?;
+    let cosines: Vec<String> = report
+        .eigenspace_cosines
+        .iter()
+        .map(|c| format!("{c:.3}"))
+        .collect();
+    println!(
+        "eigenspace cosines [{}], tau block fraction {:.3}, {:.1} min; report in {}",
+        cosines.join(", "),
+        report.tau_block_fraction,
         report.wall_seconds / 60.0,
         run.root().display()
     );

@@ -25,11 +25,13 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod experiments;
+pub mod geometry;
 pub mod linalg;
 pub mod loss;
 pub mod model;
 pub mod nn;
 pub mod operator;
+pub mod report;
 pub mod train;
 pub mod transforms;
 

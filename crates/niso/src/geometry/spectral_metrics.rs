@@ -25,6 +25,10 @@ use crate::error::{Error, Result};
 /// basis that are numerically dependent in the mass inner product).
 const RANK_TOL: f64 = 1e-10;
 
+/// True eigenvalues below this fraction of the largest count as zero (the constant
+/// eigenfunction, whose computed eigenvalue is round-off of order 1e-16).
+const ZERO_EIGENVALUE_TOL: f64 = 1e-9;
+
 /// How well one learned chunk of eigenvectors matches one true eigenspace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpaceMatch {
@@ -197,7 +201,11 @@ pub fn scaled_relative_errors(learned: &[f64], truth: &[f64]) -> Vec<f64> {
         .iter()
         .zip(truth)
         .map(|(l, t)| {
-            let reference = if *t == 0.0 { largest } else { t.abs() };
+            let reference = if t.abs() <= ZERO_EIGENVALUE_TOL * largest {
+                largest
+            } else {
+                t.abs()
+            };
             (scale * l - t).abs() / reference
         })
         .collect()

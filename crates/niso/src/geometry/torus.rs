@@ -164,6 +164,9 @@ fn dft2(re: &mut [f64], im: &mut [f64], h: usize, w: usize, inverse: bool) {
     let sign = if inverse { 1.0 } else { -1.0 };
     let transform_lines =
         |re: &mut [f64], im: &mut [f64], len: usize, count: usize, stride: usize, step: usize| {
+            let (sines, cosines): (Vec<f64>, Vec<f64>) = (0..len)
+                .map(|j| (sign * 2.0 * PI * j as f64 / len as f64).sin_cos())
+                .unzip();
             let mut line_re = vec![0.0; len];
             let mut line_im = vec![0.0; len];
             for line in 0..count {
@@ -171,8 +174,7 @@ fn dft2(re: &mut [f64], im: &mut [f64], h: usize, w: usize, inverse: bool) {
                 for k in 0..len {
                     let (mut acc_re, mut acc_im) = (0.0, 0.0);
                     for t in 0..len {
-                        let angle = sign * 2.0 * PI * ((k * t) % len) as f64 / len as f64;
-                        let (s, c) = angle.sin_cos();
+                        let (s, c) = (sines[(k * t) % len], cosines[(k * t) % len]);
                         let (xr, xi) = (re[base + t * stride], im[base + t * stride]);
                         acc_re += xr * c - xi * s;
                         acc_im += xr * s + xi * c;
