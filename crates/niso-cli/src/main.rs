@@ -35,6 +35,9 @@ enum Command {
         /// MNIST folder (made by `niso data mnist`).
         #[arg(long, default_value = "data/mnist")]
         data: PathBuf,
+        /// Only redraw the figures of the finished run in `--out` from its model.
+        #[arg(long)]
+        figures_only: bool,
     },
     /// Conformal shape classification on the sphere (sec. 5.3).
     Shapes(Common),
@@ -130,7 +133,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Laplacian { common, manifold } => laplacian(&common, &manifold),
-        Command::Hmnist { common, data } => hmnist(&common, &data),
+        Command::Hmnist {
+            common,
+            data,
+            figures_only,
+        } => hmnist(&common, &data, figures_only),
         Command::Shapes(common) => not_yet_common("shapes", &common),
         Command::Pose(common) => not_yet_common("pose", &common),
     }
@@ -218,9 +225,19 @@ fn init_logging(run: &RunDir) {
         .try_init();
 }
 
-fn hmnist(common: &Common, data: &std::path::Path) -> Result<()> {
+fn hmnist(common: &Common, data: &std::path::Path, figures_only: bool) -> Result<()> {
     let config: HmnistConfig = load_config(common, "hmnist-cpu")?;
     config.validate()?;
+    if figures_only {
+        let out = common
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs/hmnist"));
+        let device = common.device.parse::<DeviceKind>()?;
+        niso::experiments::hmnist::redraw_figures(&config, data, &RunDir::create(&out)?, device)?;
+        println!("figures redrawn in {}", out.display());
+        return Ok(());
+    }
     let run = open_run(common, "runs/hmnist", &niso::config::to_toml(&config))?;
     let device = common.device.parse::<DeviceKind>()?;
     let report = niso::experiments::hmnist::run(&config, data, &run, device, true)?;

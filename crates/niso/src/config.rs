@@ -194,11 +194,11 @@ impl OptimConfig {
                 ),
             ));
         }
-        if !(self.weight_decay >= 0.0) {
+        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
             return Err(Error::config(field("weight_decay"), "must be >= 0"));
         }
         if let Some(clip) = self.grad_clip {
-            if !(clip > 0.0) {
+            if clip.is_nan() || clip <= 0.0 {
                 return Err(Error::config(field("grad_clip"), "must be > 0 when given"));
             }
         }

@@ -241,7 +241,7 @@ impl ConvNisoConfig {
     pub fn validate(&self, prefix: &str) -> Result<()> {
         self.codec.validate(&format!("{prefix}.codec"))?;
         let factor = self.codec.downsampling();
-        if self.image_size == 0 || self.image_size % factor != 0 {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(factor) {
             return Err(Error::config(
                 format!("{prefix}.image_size"),
                 format!(

@@ -83,8 +83,8 @@ fn special_gradient_matches_finite_differences() {
 fn special_gradient_with_negative_determinant() {
     let k = 3;
     let mut a = with_singular_values(k, &[3.0, 2.0, 1.0], 3);
-    for j in 0..k {
-        a[j] = -a[j];
+    for entry in &mut a[..k] {
+        *entry = -*entry;
     }
     assert!(
         determinant(&a, k) < 0.0,

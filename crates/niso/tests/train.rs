@@ -200,15 +200,13 @@ fn config_errors_name_the_field() {
 
     let unknown = niso::config::parse::<Sections>(&text, &["optim.learning_rate=1e-3".into()]);
     let message = unknown
-        .err()
-        .expect("an unknown field is an error")
+        .expect_err("an unknown field is an error")
         .to_string();
     assert!(message.contains("learning_rate"), "{message}");
 
     let mistyped = niso::config::parse::<Sections>(&text, &["run.steps=\"many\"".into()]);
     let message = mistyped
-        .err()
-        .expect("a string for a count is an error")
+        .expect_err("a string for a count is an error")
         .to_string();
     assert!(message.contains("run.steps"), "{message}");
 

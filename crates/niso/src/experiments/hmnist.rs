@@ -26,6 +26,7 @@ use crate::experiments::classify::{accuracy, classification_step, Features};
 use crate::loss::mean_abs;
 use crate::model::{to_points, ConvNiso, ConvNisoConfig, LossConfig};
 use crate::nn::{Decode, Encode, InvariantHead, InvariantHeadConfig, Mlp, MlpConfig};
+use crate::report::{save_panels, Panel};
 use crate::train::{save_module, RunDir, StepLoss, Trainer};
 use crate::transforms::homography::{sample_train, warp, Fill};
 
@@ -373,7 +374,116 @@ pub fn run(
         beta: config.loss.beta,
     };
     write_report(run, &report)?;
+    draw_figures(config, &frozen, &test, &homnist_set, run, &plain_device)?;
     Ok(report)
+}
+
+/// Redraws the figures of a finished run from its `model.safetensors`.
+pub fn redraw_figures(
+    config: &HmnistConfig,
+    data_dir: &Path,
+    run: &RunDir,
+    device: DeviceKind,
+) -> Result<()> {
+    config.validate()?;
+    let plain = device.plain()?;
+    let model =
+        crate::train::load_module(config.model.init(&plain), &run.path("model.safetensors"))?;
+    let data = mnist::load(data_dir)?;
+    let test = head_of(&data.test, 8, 1);
+    let per = config.data.homnist_per_digit;
+    let homnist_full = homnist(data_dir, &data.test, per, config.data.homnist_seed)?;
+    let homnist_set = head_of(&homnist_full, 8, per);
+    draw_figures(config, &model, &test, &homnist_set, run, &plain)
+}
+
+/// Example pairs, reconstructions through `tau`, eigenfunctions and `tau` maps as PNG.
+fn draw_figures(
+    config: &HmnistConfig,
+    model: &ConvNiso,
+    test: &Split,
+    homnist: &Split,
+    run: &RunDir,
+    device: &Device,
+) -> Result<()> {
+    const EXAMPLES: usize = 8;
+    let per = config.data.homnist_per_digit;
+    let count = EXAMPLES.min(test.count);
+    let sources: Vec<f32> = (0..count).flat_map(|i| test.image(i).to_vec()).collect();
+    let targets: Vec<f32> = (0..count)
+        .flat_map(|i| homnist.image(i * per).to_vec())
+        .collect();
+    let image_panel =
+        |values: &[f32]| Panel::new(values.iter().map(|&v| f64::from(v)).collect(), SIDE, SIDE);
+    let tensor_panels = |tensor: Tensor<4>| -> Vec<Panel> {
+        let values = tensor
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        values
+            .chunks(SIDE * SIDE)
+            .map(|c| image_panel(&c.iter().map(|v| (v + 1.0) / 2.0).collect::<Vec<_>>()))
+            .collect()
+    };
+
+    let mut pairs: Vec<Panel> = sources.chunks(SIDE * SIDE).map(image_panel).collect();
+    pairs.extend(targets.chunks(SIDE * SIDE).map(image_panel));
+    save_panels(&run.path("pairs.png"), &pairs, count, 3)?;
+
+    let x = images(sources, device);
+    let hx = images(targets, device);
+    match config.pretraining {
+        Pretraining::Niso => {
+            let spectrum = model.operator.spectrum()?;
+            let side = config.model.latent_side();
+            let a = model.coefficients(&spectrum, x);
+            let b = model.coefficients(&spectrum, hx);
+            let isometry = spectrum.isometry(a.clone(), b)?;
+            let mapped = isometry.apply(a);
+            let mut panels = pairs[count..].to_vec();
+            panels.extend(tensor_panels(model.decode_coefficients(
+                &spectrum,
+                mapped,
+                [side, side],
+            )));
+            save_panels(&run.path("reconstructions.png"), &panels, count, 3)?;
+
+            let [n, k] = spectrum.basis.dims();
+            let basis = spectrum
+                .basis
+                .clone()
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec::<f64>()
+                .expect("f64");
+            let eigenfunctions: Vec<Panel> = (0..k.min(16))
+                .map(|c| Panel::new((0..n).map(|i| basis[i * k + c]).collect(), side, side))
+                .collect();
+            save_panels(&run.path("eigenfunctions.png"), &eigenfunctions, 8, 6)?;
+
+            let tau = isometry
+                .tau
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec::<f64>()
+                .expect("f64");
+            let maps: Vec<Panel> = tau
+                .chunks(k * k)
+                .take(4)
+                .map(|t| Panel::new(t.to_vec(), k, k))
+                .collect();
+            save_panels(&run.path("tau.png"), &maps, 4, 6)?;
+        }
+        Pretraining::Autoencoder => {
+            let mut panels = pairs[count..].to_vec();
+            panels.extend(tensor_panels(
+                model.decoder.decode(model.encoder.encode(hx)),
+            ));
+            save_panels(&run.path("reconstructions.png"), &panels, count, 3)?;
+        }
+    }
+    Ok(())
 }
 
 /// The NIso objective on two or three views.
@@ -521,6 +631,17 @@ fn write_report(run: &RunDir, report: &HmnistReport) -> Result<()> {
         report.wall_seconds / 60.0,
         report.pretrain_seconds / 60.0
     ));
+    md.push_str(
+        "\n![pairs](pairs.png)\n\nTest digits (top) and their homNIST warps (bottom).\n\n\
+         ![reconstructions](reconstructions.png)\n\nhomNIST warps (top) and the decoded \
+         `Phi tau a` of the plain digit (bottom; the autoencoder baseline decodes its input).\n\n",
+    );
+    if report.pretraining == Pretraining::Niso {
+        md.push_str(
+            "![eigenfunctions](eigenfunctions.png)\n\nThe first 16 learned eigenfunctions on \
+             the latent grid.\n\n![tau](tau.png)\n\n`tau` of four test pairs.\n",
+        );
+    }
     md.push_str(&format!(
         "\nScored on {} homNIST images rebuilt from the MNIST test digits with the homNIST law \
          and a fixed seed: the same law as the original set, not the same pixels.\n",
