@@ -174,20 +174,12 @@ fn bench_step(
     Ok(())
 }
 
-fn not_yet_common(name: &str, common: &Common) -> Result<()> {
-    let _ = (
-        &common.config,
-        &common.overrides,
-        &common.device,
-        &common.out,
-        common.resume,
-    );
-    not_yet(name)
-}
-
-fn not_yet(name: &str) -> Result<()> {
-    eprintln!("`niso {name}` is not yet implemented");
-    Ok(())
+/// Experiments whose drivers do not exist yet: say so and fail, whatever the options.
+fn not_yet_common(name: &str, _common: &Common) -> Result<()> {
+    Err(niso::Error::config(
+        name,
+        format!("`niso {name}` is not yet implemented"),
+    ))
 }
 
 /// Opens the run folder: refuses to mix with an existing run unless `--resume` is given.

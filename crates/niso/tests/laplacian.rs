@@ -80,6 +80,22 @@ fn the_true_operator_scores_perfectly_on_both_manifolds() {
 }
 
 #[test]
+fn scores_do_not_depend_on_the_scale_of_the_learned_mass() {
+    let config = config(Manifold::Sphere);
+    let (eigenvalues, basis, mass) = true_spectrum(&config).unwrap();
+    let factor: f64 = 20.0;
+    let heavy: Vec<f64> = mass.iter().map(|m| m * factor).collect();
+    let light_basis = faer::Mat::from_fn(basis.nrows(), basis.ncols(), |i, j| {
+        basis[(i, j)] / factor.sqrt()
+    });
+    let rescaled = spectrum(&eigenvalues, &light_basis, &heavy, 100.0);
+    let report = score(&config, &rescaled, &Device::flex(), &scratch("rescaled")).unwrap();
+    let errors = report.wigner_rel_errors.unwrap();
+    assert!(errors.iter().all(|e| *e < 1e-3), "Wigner errors {errors:?}");
+    assert!(report.eigenspace_cosines.iter().all(|c| *c > 0.999));
+}
+
+#[test]
 fn a_scrambled_basis_scores_poorly() {
     let config = config(Manifold::Torus);
     let (eigenvalues, basis, mass) = true_spectrum(&config).unwrap();

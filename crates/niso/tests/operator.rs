@@ -22,6 +22,7 @@ fn operator(n: usize, lam: Vec<f64>, seed: u64) -> SpectralOperator {
         basis: Param::from_tensor(vector(basis).reshape([n, k])),
         eigenvalues: Param::from_tensor(vector(lam)),
         eigen_init: EigenInit::Cumulative,
+        eigen_scale: 1.0,
     }
 }
 

@@ -46,6 +46,7 @@ fn model(device: &Device) -> OperatorOnly {
         operator: SpectralOperatorConfig {
             rank: 6,
             eigen_init: EigenInit::Clustered,
+            eigen_scale: 1.0,
         }
         .init(16, device),
     }

@@ -355,7 +355,11 @@ pub fn run(
     };
 
     let equivariance_error = match config.pretraining {
-        Pretraining::Niso => Some(backbone.equivariance_error(&test, &homnist_set, per)?),
+        Pretraining::Niso => Some(backbone.equivariance_error(
+            &test_features,
+            &homnist_features,
+            per,
+        )?),
         Pretraining::Autoencoder => None,
     };
 
@@ -556,36 +560,23 @@ impl Backbone<'_> {
         })
     }
 
-    /// Mean `|tau a - b|^2 / |b|^2` over pairs (test digit, each of its homNIST warps).
-    fn equivariance_error(&self, test: &Split, homnist: &Split, per: usize) -> Result<f64> {
+    /// Mean `|tau a - b|^2 / |b|^2` over pairs (test digit, each of its homNIST warps), from
+    /// the coefficients already computed for scoring.
+    fn equivariance_error(&self, test: &Features, homnist: &Features, per: usize) -> Result<f64> {
         let spectrum = self.model.operator.spectrum()?;
         let mut total = 0.0;
-        for start in (0..test.count).step_by(Self::CHUNK) {
-            let end = (start + Self::CHUNK).min(test.count);
-            let mut sources = Vec::new();
-            for index in start..end {
-                for _ in 0..per {
-                    sources.extend_from_slice(test.image(index));
-                }
-            }
-            let targets =
-                homnist.images[start * per * SIDE * SIDE..end * per * SIDE * SIDE].to_vec();
-            let a = self
-                .model
-                .coefficients(&spectrum, images(sources, self.device));
-            let b = self
-                .model
-                .coefficients(&spectrum, images(targets, self.device));
+        for start in (0..test.count()).step_by(Self::CHUNK) {
+            let end = (start + Self::CHUNK).min(test.count());
+            let sources: Vec<usize> = (start..end).flat_map(|i| std::iter::repeat_n(i, per)).collect();
+            let targets: Vec<usize> = (start * per..end * per).collect();
+            let (a, _) = test.batch(&sources, self.device);
+            let (b, _) = homnist.batch(&targets, self.device);
             let isometry = spectrum.isometry(a.clone(), b.clone())?;
-            let residual = (isometry.apply(a) - b.clone())
-                .square()
-                .sum_dim(2)
-                .sum_dim(1);
+            let residual = (isometry.apply(a) - b.clone()).square().sum_dim(2).sum_dim(1);
             let norm = b.square().sum_dim(2).sum_dim(1);
-            let ratio = (residual / norm).sum();
-            total += crate::train::scalar(&ratio);
+            total += crate::train::scalar(&(residual / norm).sum());
         }
-        Ok(total / homnist.count.max(1) as f64)
+        Ok(total / homnist.count().max(1) as f64)
     }
 }
 

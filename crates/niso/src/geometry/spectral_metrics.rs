@@ -16,6 +16,7 @@
 //!   blockdiag(D^l)^T` (see `sphere` for the Wigner convention) acts on learned coefficients by
 //!   `E = C^T G C`; `tau` should equal `E` when `Phi` spans the harmonics degree by degree.
 
+use faer::linalg::solvers::Solve;
 use faer::{Mat, MatRef};
 
 use super::torus::Eigenspaces;
@@ -236,9 +237,10 @@ pub fn block_fraction(tau: MatRef<'_, f64>, dims: &[usize]) -> f64 {
 
 /// The rotation's action on learned spectral coefficients, `E = C^T G C`, `k x k`.
 ///
-/// `C = Y^T M Phi` with `Y = truth_basis` (`n x sum(2l+1)`, M-orthonormal harmonics) and `Phi
-/// = learned_basis` (`n x k`), and `G = blockdiag((D^l)^T)` from `wigner` (as returned by
-/// `sphere::wigner_real`), the map of harmonic coefficients `c -> c_R` for `f -> f(R^{-1} .)`.
+/// `E = C^T G (Y^T M Y)^{-1} C` with `C = Y^T M Phi`, `Y = truth_basis` (`n x sum(2l+1)`
+/// harmonics), `Phi = learned_basis` (`n x k`, `M`-orthonormal), and `G = blockdiag((D^l)^T)`
+/// from `wigner` (as returned by `sphere::wigner_real`), the map of harmonic coefficients
+/// `c -> c_R` for `f -> f(R^{-1} .)`. When `M` is the quadrature mass, `Y^T M Y = I`.
 ///
 /// # Errors
 /// [`Error::Shape`] if row counts differ from `mass.len()` or the Wigner blocks do not cover the
@@ -268,18 +270,27 @@ pub fn wigner_in_learned_basis(
         ));
     }
 
-    // C = Y^T M Phi: harmonic coefficients of each learned basis vector.
+    // C = Y^T M Phi: the M inner products of harmonics and learned basis vectors.
     let weighted = Mat::from_fn(learned_basis.nrows(), learned_basis.ncols(), |i, j| {
         mass[i] * learned_basis[(i, j)]
     });
     let change = truth_basis.transpose() * weighted;
 
-    // G C, block by block.
+    // A learned mass need not equal the quadrature weights under which Y is orthonormal, so the
+    // harmonic coefficients of the learned basis vectors are (Y^T M Y)^{-1} C. With M equal to
+    // the weights this is C itself.
+    let weighted_truth = Mat::from_fn(truth_basis.nrows(), truth_basis.ncols(), |i, j| {
+        mass[i] * truth_basis[(i, j)]
+    });
+    let gram = truth_basis.transpose() * weighted_truth;
+    let coefficients = gram.partial_piv_lu().solve(&change);
+
+    // G (Y^T M Y)^{-1} C, block by block.
     let mut rotated = Mat::<f64>::zeros(change.nrows(), change.ncols());
     let mut offset = 0;
     for block in wigner {
         let size = block.nrows();
-        let product = block.transpose() * change.subrows(offset, size);
+        let product = block.transpose() * coefficients.subrows(offset, size);
         rotated.subrows_mut(offset, size).copy_from(&product);
         offset += size;
     }

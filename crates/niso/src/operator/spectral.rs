@@ -34,6 +34,14 @@ pub struct SpectralOperatorConfig {
     /// Eigenvalue parameterisation.
     #[serde(default)]
     pub eigen_init: EigenInit,
+    /// Fixed factor `s` in `Lambda = s f(lam)`: a larger `s` spreads the initial spectrum and
+    /// lets the optimiser move eigenvalues proportionally faster (default 1, the paper's).
+    #[serde(default = "unit_scale")]
+    pub eigen_scale: f64,
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }
 
 /// The learned operator `Omega = Phi Lambda Phi^T M` (paper sec. 3), as raw parameters.
@@ -48,6 +56,9 @@ pub struct SpectralOperator {
     /// Eigenvalue parameterisation.
     #[module(skip)]
     pub eigen_init: EigenInit,
+    /// Fixed factor `s` in `Lambda = s f(lam)`.
+    #[module(skip)]
+    pub eigen_scale: f64,
 }
 
 /// The operator's eigen-decomposition at the current parameters.
@@ -64,6 +75,12 @@ pub struct Spectrum {
 impl SpectralOperatorConfig {
     /// Checks that `1 <= rank <= points`; the error names the field.
     pub fn validate(&self, prefix: &str, points: usize) -> Result<()> {
+        if !(self.eigen_scale.is_finite() && self.eigen_scale > 0.0) {
+            return Err(Error::config(
+                format!("{prefix}.eigen_scale"),
+                format!("must be a finite number > 0, got {}", self.eigen_scale),
+            ));
+        }
         if self.rank == 0 || self.rank > points {
             return Err(Error::config(
                 format!("{prefix}.rank"),
@@ -98,6 +115,7 @@ impl SpectralOperatorConfig {
                 device,
             )),
             eigen_init: self.eigen_init,
+            eigen_scale: self.eigen_scale,
         }
     }
 }
@@ -122,7 +140,7 @@ impl SpectralOperator {
         let weighted = (self.basis.val() * root.clone()).reshape([1, n, k]);
         let mut basis = polar(weighted, PolarKind::Thin)?.reshape([n, k]) / root;
 
-        let squared = self.eigenvalues.val().square();
+        let squared = self.eigenvalues.val().square().mul_scalar(self.eigen_scale);
         let eigenvalues = match self.eigen_init {
             EigenInit::Cumulative => squared.cumsum(0),
             EigenInit::Clustered => {
