@@ -1,0 +1,4 @@
+//! Data sets: readers, offline fetchers from registry packages, and generated data.
+
+pub mod idx;
+pub mod mnist;
