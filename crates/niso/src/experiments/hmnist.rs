@@ -355,11 +355,9 @@ pub fn run(
     };
 
     let equivariance_error = match config.pretraining {
-        Pretraining::Niso => Some(backbone.equivariance_error(
-            &test_features,
-            &homnist_features,
-            per,
-        )?),
+        Pretraining::Niso => {
+            Some(backbone.equivariance_error(&test_features, &homnist_features, per)?)
+        }
         Pretraining::Autoencoder => None,
     };
 
@@ -567,12 +565,17 @@ impl Backbone<'_> {
         let mut total = 0.0;
         for start in (0..test.count()).step_by(Self::CHUNK) {
             let end = (start + Self::CHUNK).min(test.count());
-            let sources: Vec<usize> = (start..end).flat_map(|i| std::iter::repeat_n(i, per)).collect();
+            let sources: Vec<usize> = (start..end)
+                .flat_map(|i| std::iter::repeat_n(i, per))
+                .collect();
             let targets: Vec<usize> = (start * per..end * per).collect();
             let (a, _) = test.batch(&sources, self.device);
             let (b, _) = homnist.batch(&targets, self.device);
             let isometry = spectrum.isometry(a.clone(), b.clone())?;
-            let residual = (isometry.apply(a) - b.clone()).square().sum_dim(2).sum_dim(1);
+            let residual = (isometry.apply(a) - b.clone())
+                .square()
+                .sum_dim(2)
+                .sum_dim(1);
             let norm = b.square().sum_dim(2).sum_dim(1);
             total += crate::train::scalar(&(residual / norm).sum());
         }
