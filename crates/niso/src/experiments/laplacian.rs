@@ -162,7 +162,6 @@ impl LaplacianConfig {
             }
         }
         if self.manifold == Manifold::Sphere {
-            let harmonics = (self.data.max_degree + 1).pow(2);
             if self.data.grid < 2 * (self.data.max_degree + 1) {
                 return Err(Error::config(
                     "data.grid",
@@ -173,9 +172,6 @@ impl LaplacianConfig {
                         2 * (self.data.max_degree + 1)
                     ),
                 ));
-            }
-            if self.operator.rank > harmonics.max(1) * 4 {
-                tracing::warn!("operator rank exceeds the signal band limit by a wide margin");
             }
         }
         Ok(())
