@@ -161,18 +161,16 @@ impl LaplacianConfig {
                 return Err(Error::config(name, "must be at least 1"));
             }
         }
-        if self.manifold == Manifold::Sphere {
-            if self.data.grid < 2 * (self.data.max_degree + 1) {
-                return Err(Error::config(
-                    "data.grid",
-                    format!(
-                        "a {0} x {0} grid cannot resolve degree {1}; use at least {2}",
-                        self.data.grid,
-                        self.data.max_degree,
-                        2 * (self.data.max_degree + 1)
-                    ),
-                ));
-            }
+        if self.manifold == Manifold::Sphere && self.data.grid < 2 * (self.data.max_degree + 1) {
+            return Err(Error::config(
+                "data.grid",
+                format!(
+                    "a {0} x {0} grid cannot resolve degree {1}; use at least {2}",
+                    self.data.grid,
+                    self.data.max_degree,
+                    2 * (self.data.max_degree + 1)
+                ),
+            ));
         }
         Ok(())
     }
