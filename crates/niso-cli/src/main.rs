@@ -79,6 +79,13 @@ enum DataCommand {
         #[arg(long, default_value = niso::data::mnist::DEFAULT_DIR)]
         dir: PathBuf,
     },
+    /// Fetch CGAL's test meshes from the Debian package `libcgal-demo` and keep the closed
+    /// genus-0 ones (the classes of the shapes experiment).
+    Meshes {
+        /// Target directory.
+        #[arg(long, default_value = niso::data::meshes::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -130,6 +137,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data(DataCommand::Mnist { dir }) => {
             niso::data::mnist::fetch(&dir)?;
             println!("MNIST is ready in {}", dir.display());
+            Ok(())
+        }
+        Command::Data(DataCommand::Meshes { dir }) => {
+            let index = niso::data::meshes::fetch(&dir)?;
+            for kept in &index.kept {
+                println!("kept {:<24} {:>6} vertices", kept.name, kept.vertices);
+            }
+            println!(
+                "{} meshes in {} ({} others left out; reasons in index.json)",
+                index.kept.len(),
+                dir.display(),
+                index.rejected.len()
+            );
             Ok(())
         }
         Command::Laplacian { common, manifold } => laplacian(&common, &manifold),

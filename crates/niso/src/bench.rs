@@ -82,7 +82,7 @@ pub fn bench_step(
     let mut times = Vec::with_capacity(steps);
     for index in 0..warmup + steps {
         let start = Instant::now();
-        let output = model.pair_step(x.clone(), tx.clone(), &config.loss, &mut rng)?;
+        let output = model.pair_step(x.clone(), tx.clone(), &config.loss, index, &mut rng)?;
         let grads = GradientsParams::from_grads(output.losses.total.backward(), &model);
         model = optim.step(config.optim.lr, model, grads);
         scalar(&model.operator.mass.val().sum());

@@ -11,7 +11,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::loss::{apply_spectral_mask, mean_abs, spectral_dropout_mask};
+use crate::loss::{apply_spectral_mask, mean_abs, spectral_dropout_mask, DropoutCut};
 use crate::nn::{ConvCodecConfig, ConvDecoder, ConvEncoder, Decode, Encode};
 use crate::operator::{Isometry, SpectralOperator, SpectralOperatorConfig, Spectrum};
 
@@ -26,6 +26,33 @@ pub struct LossConfig {
     /// Spectral dropout on the mapped coefficients before unprojection (paper sec. 4.2).
     #[serde(default)]
     pub spectral_dropout: bool,
+    /// How the dropout cut is drawn (the paper: uniform).
+    #[serde(default)]
+    pub dropout_cut: DropoutCut,
+    /// One dropout cut per latent channel instead of one per example: with an identity encoder
+    /// every channel is an independent signal, so this multiplies the cuts per step by `d`.
+    #[serde(default)]
+    pub dropout_per_channel: bool,
+    /// Steps over which the mask sharpness `s` in `P_ij = exp(-s |Lambda_i - Lambda_j|)` ramps
+    /// linearly from 0 to 1 (0: the paper's mask from the first step). While `s` is small, `tau`
+    /// may mix any eigenfunctions and the multiplicity loss is flat, so spectral dropout can order
+    /// the basis before the eigenvalues separate and lock each eigenfunction to its position.
+    #[serde(default)]
+    pub mask_warmup_steps: usize,
+}
+
+impl Default for LossConfig {
+    /// The paper's HMNIST weights (alpha 0.5, beta 0.1), no dropout, no mask warm-up.
+    fn default() -> Self {
+        LossConfig {
+            alpha: 0.5,
+            beta: 0.1,
+            spectral_dropout: false,
+            dropout_cut: DropoutCut::Uniform,
+            dropout_per_channel: false,
+            mask_warmup_steps: 0,
+        }
+    }
 }
 
 impl LossConfig {
@@ -40,6 +67,15 @@ impl LossConfig {
             }
         }
         Ok(())
+    }
+
+    /// The mask sharpness at training step `step` (0-based): `min(1, step / mask_warmup_steps)`.
+    pub fn mask_sharpness(&self, step: usize) -> f64 {
+        if self.mask_warmup_steps == 0 {
+            1.0
+        } else {
+            (step as f64 / self.mask_warmup_steps as f64).min(1.0)
+        }
     }
 }
 
@@ -106,15 +142,17 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
 
     /// The NIso step on a batch of pairs `(x, Tx)` (`[batch, c, H, W]` each).
     ///
-    /// `rng` draws the spectral dropout masks when `config.spectral_dropout` is on.
+    /// `step` (0-based) sets the mask sharpness during `config.mask_warmup_steps`; `rng` draws
+    /// the spectral dropout masks when `config.spectral_dropout` is on.
     pub fn pair_step(
         &self,
         x: Tensor<4>,
         tx: Tensor<4>,
         config: &LossConfig,
+        step: usize,
         rng: &mut impl Rng,
     ) -> Result<PairOutput> {
-        self.views_step(vec![x, tx], config, rng)
+        self.views_step(vec![x, tx], config, step, rng)
     }
 
     /// The NIso step on pairs `(x, Tx)` or triplets `(x, Tx, T'Tx)` (paper eqs. 23-24).
@@ -126,6 +164,21 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
         &self,
         views: Vec<Tensor<4>>,
         config: &LossConfig,
+        step: usize,
+        rng: &mut impl Rng,
+    ) -> Result<PairOutput> {
+        self.weighted_views_step(views, None, config, step, rng)
+    }
+
+    /// [`Niso::views_step`] with the reconstruction error of every pixel weighted by
+    /// `pixel_weights` (`[1, 1, H, W]`, mean 1), e.g. the area element of a spherical grid so
+    /// that the loss measures the error on the sphere rather than on its over-sampled poles.
+    pub fn weighted_views_step(
+        &self,
+        views: Vec<Tensor<4>>,
+        pixel_weights: Option<Tensor<4>>,
+        config: &LossConfig,
+        step: usize,
         rng: &mut impl Rng,
     ) -> Result<PairOutput> {
         let count = views.len();
@@ -137,7 +190,8 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
             });
         }
         let batch = views[0].dims()[0];
-        let spectrum = self.operator.spectrum()?;
+        let mut spectrum = self.operator.spectrum()?;
+        spectrum.mask_sharpness = config.mask_sharpness(step);
 
         let latent = self.encoder.encode(Tensor::cat(views.clone(), 0));
         let [_, _, height, width] = latent.dims();
@@ -171,14 +225,25 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
         let equivariance = Tensor::cat(equivariance, 0).sum().div_scalar(pair_count);
 
         if config.spectral_dropout {
-            let mask = spectral_dropout_mask(batch, spectrum.rank(), rng);
+            let groups = if config.dropout_per_channel {
+                coefficients.dims()[2]
+            } else {
+                1
+            };
+            let mask =
+                spectral_dropout_mask(batch, spectrum.rank(), groups, config.dropout_cut, rng);
             mapped = mapped
                 .into_iter()
                 .map(|c| apply_spectral_mask(c, &mask))
                 .collect();
         }
         let decoded = self.decode_coefficients(&spectrum, Tensor::cat(mapped, 0), [height, width]);
-        let reconstruction = mean_abs(decoded, Tensor::cat(expected, 0)).mul_scalar(2.0);
+        let error = (decoded - Tensor::cat(expected, 0)).abs();
+        let error = match pixel_weights {
+            Some(weights) => error * weights,
+            None => error,
+        };
+        let reconstruction = error.mean().mul_scalar(2.0);
 
         let multiplicity = spectrum.multiplicity_loss();
         let total = reconstruction.clone()

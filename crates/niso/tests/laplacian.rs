@@ -38,6 +38,7 @@ fn spectrum(eigenvalues: &[f64], basis: &faer::Mat<f64>, mass: &[f64], scale: f6
         mass: tensor1(mass.to_vec()),
         basis: Tensor::from_data(TensorData::new(flat, [n, k]), (&device, DType::F64)),
         eigenvalues: tensor1(scaled),
+        mask_sharpness: 1.0,
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use common::*;
-use niso::loss::spectral_dropout_mask;
+use niso::loss::{spectral_dropout_mask, DropoutCut};
 use niso::nn::{ConvCodecConfig, Decode, Encode, InvariantHeadConfig, SpatialLayerNorm};
 use rand::SeedableRng;
 
@@ -88,22 +88,49 @@ fn spatial_layer_norm_gives_zero_mean_unit_variance_per_channel() {
 }
 
 #[test]
-fn spectral_dropout_zeroes_a_suffix_of_some_examples() {
+fn spectral_dropout_zeroes_a_suffix_of_some_signals() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(4);
-    let (batch, k) = (200, 16);
-    let mask = spectral_dropout_mask(batch, k, &mut rng);
-    let mut dropped = 0;
-    for row in mask.chunks(k) {
-        let first_zero = row.iter().position(|&m| m == 0.0).unwrap_or(k);
-        assert!(first_zero >= 1, "the first coefficient is never dropped");
+    let (batch, k, groups) = (100, 16, 2);
+    for cut in [DropoutCut::Uniform, DropoutCut::LogUniform] {
+        let mask = spectral_dropout_mask(batch, k, groups, cut, &mut rng);
+        assert_eq!(mask.shape, [batch, k, groups]);
+        let mut dropped = 0;
+        for example in 0..batch {
+            for group in 0..groups {
+                let row: Vec<f32> = (0..k)
+                    .map(|j| mask.values[(example * k + j) * groups + group])
+                    .collect();
+                let first_zero = row.iter().position(|&m| m == 0.0).unwrap_or(k);
+                assert!(first_zero >= 1, "the first coefficient is never dropped");
+                assert!(
+                    row[first_zero..].iter().all(|&m| m == 0.0),
+                    "dropout must cut a suffix"
+                );
+                dropped += usize::from(first_zero < k);
+            }
+        }
         assert!(
-            row[first_zero..].iter().all(|&m| m == 0.0),
-            "dropout must cut a suffix"
+            (60..140).contains(&dropped),
+            "{cut:?}: about half the signals, got {dropped} of {}",
+            batch * groups
         );
-        dropped += usize::from(first_zero < k);
     }
+}
+
+#[test]
+fn log_uniform_cuts_favour_low_positions() {
+    let (batch, k) = (4000, 64);
+    let first_cuts = |cut| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mask = spectral_dropout_mask(batch, k, 1, cut, &mut rng);
+        mask.values.chunks(k).filter(|row| row[1] == 0.0).count() as f64
+    };
+    // Uniform: P(cut = 1) = 1/2 * 1/63; log-uniform: 1/2 * ln 2 / ln 64 = 1/12.
+    let uniform = first_cuts(DropoutCut::Uniform) / batch as f64;
+    let log_uniform = first_cuts(DropoutCut::LogUniform) / batch as f64;
+    assert!(uniform < 0.02, "uniform share of cut 1: {uniform}");
     assert!(
-        (60..140).contains(&dropped),
-        "about half the examples, got {dropped} of {batch}"
+        (0.06..0.11).contains(&log_uniform),
+        "log-uniform share of cut 1: {log_uniform}"
     );
 }

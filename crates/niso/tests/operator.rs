@@ -150,3 +150,22 @@ fn multiplicity_loss_falls_as_eigenvalues_separate() {
     assert!(far < close, "L_M separated {far} >= clustered {close}");
     assert!(far < 1e-3, "L_M of a well separated spectrum is {far}");
 }
+
+#[test]
+fn a_blunt_mask_lets_tau_mix_every_eigenfunction() {
+    let mut spectrum = operator(8, blocks(&[1; 4], 10.0), 15).spectrum().unwrap();
+    spectrum.mask_sharpness = 0.0;
+    let mask = values(&spectrum.mask());
+    assert!(
+        mask.iter().all(|&p| (p - 1.0).abs() < 1e-12),
+        "sharpness 0 must give P = 1, got {mask:?}"
+    );
+
+    spectrum.mask_sharpness = 0.5;
+    let half = values(&spectrum.mask());
+    spectrum.mask_sharpness = 1.0;
+    let full = values(&spectrum.mask());
+    for (h, f) in half.iter().zip(&full) {
+        assert!((h * h - f).abs() < 1e-12, "P(s/2)^2 = P(s): {h}^2 vs {f}");
+    }
+}

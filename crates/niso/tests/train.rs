@@ -55,7 +55,7 @@ fn model(device: &Device) -> OperatorOnly {
 /// Random signals on a 4x4 grid and their circular shifts by a random offset.
 fn objective(
     model: &OperatorOnly,
-    _step: usize,
+    step: usize,
     rng: &mut rand::rngs::StdRng,
 ) -> niso::Result<StepLoss> {
     let device = model.operator.basis.device();
@@ -77,8 +77,9 @@ fn objective(
         alpha: 0.5,
         beta: 0.1,
         spectral_dropout: true,
+        ..LossConfig::default()
     };
-    let output = model.pair_step(tensor(signals), tensor(shifted), &loss, rng)?;
+    let output = model.pair_step(tensor(signals), tensor(shifted), &loss, step, rng)?;
     Ok(StepLoss {
         total: output.losses.total,
         terms: vec![("reconstruction", output.losses.reconstruction)],
@@ -219,4 +220,50 @@ fn config_errors_name_the_field() {
         niso::config::parse(&text, &["model.operator.rank=1000".into()]).unwrap();
     let message = parsed.model.validate("model").unwrap_err().to_string();
     assert!(message.contains("model.operator.rank"), "{message}");
+}
+
+#[test]
+fn pixel_weights_scale_the_reconstruction_error_and_nothing_else() {
+    let device = Device::flex();
+    device.seed(3);
+    let model = model(&device);
+    let images = |seed: u64| {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+        let values: Vec<f32> = (0..2 * 3 * 16)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        Tensor::<4>::from_data(TensorData::new(values, [2, 3, 4, 4]), &device)
+    };
+    let loss = LossConfig::default();
+    let step = |weights: Option<Tensor<4>>| {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+        let losses = model
+            .weighted_views_step(vec![images(1), images(2)], weights, &loss, 0, &mut rng)
+            .unwrap()
+            .losses;
+        let scalar = |t: Tensor<1>| t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()[0];
+        (scalar(losses.reconstruction), scalar(losses.equivariance))
+    };
+
+    let (plain, plain_equivariance) = step(None);
+    let (ones, _) = step(Some(Tensor::ones([1, 1, 4, 4], &device)));
+    let (doubled, doubled_equivariance) = step(Some(Tensor::ones([1, 1, 4, 4], &device) * 2.0));
+    assert!(
+        (plain - ones).abs() < 1e-6,
+        "unit weights: {plain} vs {ones}"
+    );
+    assert!(
+        (2.0 * plain - doubled).abs() < 1e-5,
+        "doubled weights: {doubled} vs 2 x {plain}"
+    );
+    assert_eq!(plain_equivariance, doubled_equivariance);
+
+    // Weight on one pixel only: the loss is that pixel's share of the error.
+    let mut single = vec![0.0f32; 16];
+    single[5] = 16.0;
+    let (one_pixel, _) = step(Some(Tensor::from_data(
+        TensorData::new(single, [1, 1, 4, 4]),
+        &device,
+    )));
+    assert!(one_pixel.is_finite() && (one_pixel - plain).abs() > 1e-6);
 }

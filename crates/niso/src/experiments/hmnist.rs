@@ -251,14 +251,14 @@ pub fn run(
         progress,
         stop_at: None,
     };
-    let model = trainer.fit(model, |model: &ConvNiso, _step, rng| {
+    let model = trainer.fit(model, |model: &ConvNiso, step, rng| {
         let batch = views_batch(&data.train, config.run.batch_size, views, rng);
         let batch: Vec<Tensor<4>> = batch
             .into_iter()
             .map(|v| images(v, &train_device))
             .collect();
         match config.pretraining {
-            Pretraining::Niso => niso_objective(model, batch, &config.loss, rng),
+            Pretraining::Niso => niso_objective(model, batch, &config.loss, step, rng),
             Pretraining::Autoencoder => autoencoder_objective(model, batch),
         }
     })?;
@@ -506,9 +506,10 @@ fn niso_objective(
     model: &ConvNiso,
     views: Vec<Tensor<4>>,
     loss: &LossConfig,
+    step: usize,
     rng: &mut impl Rng,
 ) -> Result<StepLoss> {
-    let losses = model.views_step(views, loss, rng)?.losses;
+    let losses = model.views_step(views, loss, step, rng)?.losses;
     Ok(StepLoss {
         total: losses.total,
         terms: vec![

@@ -88,6 +88,12 @@ pub struct LaplacianData {
     pub decay: f64,
     /// Pairs drawn for evaluating `tau`.
     pub test_pairs: usize,
+    /// Sphere: weight the reconstruction error of each grid point by its quadrature weight, so
+    /// that the loss is an integral over the sphere; the equiangular grid crowds its points
+    /// near the poles, and an unweighted loss ranks polar harmonics above equatorial ones of
+    /// the same degree.
+    #[serde(default)]
+    pub area_weighted: bool,
 }
 
 fn default_degree() -> usize {
@@ -335,7 +341,18 @@ pub fn run(
         progress,
         stop_at: None,
     };
-    let model = trainer.fit(model, |model: &OperatorOnly, _step, rng| {
+    let pixel_weights = match &domain {
+        Domain::Sphere { grid, .. } if config.data.area_weighted => {
+            let mean = grid.weights.iter().sum::<f64>() / grid.weights.len() as f64;
+            let weights: Vec<f32> = grid.weights.iter().map(|w| (w / mean) as f32).collect();
+            Some(Tensor::<4>::from_data(
+                TensorData::new(weights, [1, 1, side, side]),
+                &train_device,
+            ))
+        }
+        _ => None,
+    };
+    let model = trainer.fit(model, |model: &OperatorOnly, step, rng| {
         let pairs = (0..config.run.batch_size)
             .map(|_| domain.sample(config.data.channels, rng))
             .collect::<Result<Vec<_>>>()?;
@@ -343,7 +360,9 @@ pub fn run(
         let targets: Vec<&Mat<f64>> = pairs.iter().map(|p| &p.target).collect();
         let x = stack(&sources, side, &train_device);
         let tx = stack(&targets, side, &train_device);
-        let losses = model.pair_step(x, tx, &config.loss, rng)?.losses;
+        let losses = model
+            .weighted_views_step(vec![x, tx], pixel_weights.clone(), &config.loss, step, rng)?
+            .losses;
         Ok(StepLoss {
             total: losses.total,
             terms: vec![

@@ -70,6 +70,9 @@ pub struct Spectrum {
     pub basis: Tensor<2>,
     /// `Lambda` (`[k]`), ascending.
     pub eigenvalues: Tensor<1>,
+    /// `s` in the mask `P_ij = exp(-s |Lambda_i - Lambda_j|)`: 1 for the operator's own mask, less
+    /// during a mask warm-up (see [`LossConfig`](crate::model::LossConfig)).
+    pub mask_sharpness: f64,
 }
 
 impl SpectralOperatorConfig {
@@ -154,6 +157,7 @@ impl SpectralOperator {
             mass,
             basis,
             eigenvalues,
+            mask_sharpness: 1.0,
         })
     }
 }
@@ -182,12 +186,13 @@ impl Spectrum {
         self.basis.clone().reshape([1, n, k]).matmul(coefficients)
     }
 
-    /// The mask `P_ij = exp(-|Lambda_i - Lambda_j|)` (`[k, k]`) of paper eq. 8.
+    /// The mask `P_ij = exp(-s |Lambda_i - Lambda_j|)` (`[k, k]`) of paper eq. 8, with the
+    /// sharpness `s` = [`Spectrum::mask_sharpness`] (the paper: 1).
     pub fn mask(&self) -> Tensor<2> {
         let k = self.rank();
         let column = self.eigenvalues.clone().reshape([k, 1]);
         let row = self.eigenvalues.clone().reshape([1, k]);
-        (column - row).abs().neg().exp()
+        (column - row).abs().mul_scalar(-self.mask_sharpness).exp()
     }
 
     /// The isometry `tau = kappa(P . (b a^T))` taking coefficients `a` to `b` (paper eq. 8).
