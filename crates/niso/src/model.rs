@@ -189,7 +189,17 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
                 got: vec![count],
             });
         }
-        let batch = views[0].dims()[0];
+        let [batch, _, image_height, image_width] = views[0].dims();
+        if let Some(weights) = &pixel_weights {
+            let dims = weights.dims();
+            if dims != [1, 1, image_height, image_width] {
+                return Err(Error::Shape {
+                    op: "weighted_views_step (pixel_weights)",
+                    expected: format!("[1, 1, {image_height}, {image_width}], one per pixel"),
+                    got: dims.to_vec(),
+                });
+            }
+        }
         let mut spectrum = self.operator.spectrum()?;
         spectrum.mask_sharpness = config.mask_sharpness(step);
 

@@ -267,3 +267,26 @@ fn pixel_weights_scale_the_reconstruction_error_and_nothing_else() {
     )));
     assert!(one_pixel.is_finite() && (one_pixel - plain).abs() > 1e-6);
 }
+
+#[test]
+fn pixel_weights_of_the_wrong_shape_are_rejected_with_the_shape() {
+    let device = Device::flex();
+    device.seed(3);
+    let model = model(&device);
+    let images = Tensor::<4>::zeros([2, 3, 4, 4], &device);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    let error = model
+        .weighted_views_step(
+            vec![images.clone(), images],
+            Some(Tensor::ones([1, 1, 4, 3], &device)),
+            &LossConfig::default(),
+            0,
+            &mut rng,
+        )
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("pixel_weights") && message.contains("[1, 1, 4, 4]"),
+        "{message}"
+    );
+}

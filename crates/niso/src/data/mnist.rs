@@ -24,8 +24,9 @@ use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
 use crate::data::idx;
-use crate::data::scratch::{run_command, temporary_path, ScratchDir};
+use crate::data::scratch::{run_command, ScratchDir};
 use crate::error::{Error, Result};
+use crate::train::{temporary_path, write_atomic};
 use crate::transforms::homography::{sample_homnist, warp, Fill, Homography};
 
 /// Where `niso data mnist` puts the IDX files unless told otherwise.
@@ -462,9 +463,7 @@ fn unpack_idx_files(tarball: &Path, bytes: &[u8], dir: &Path) -> Result<()> {
         let mut contents = Vec::new();
         entry.read_to_end(&mut contents).map_err(corrupt)?;
         let target = dir.join(wanted[slot]);
-        let temporary = temporary_path(&target);
-        std::fs::write(&temporary, &contents).map_err(|e| Error::io(&temporary, e))?;
-        std::fs::rename(&temporary, &target).map_err(|e| Error::io(&target, e))?;
+        write_atomic(&target, &contents)?;
         found[slot] = true;
     }
 

@@ -1,17 +1,9 @@
-//! File-system helpers shared by the data fetchers: scratch directories, atomic writes and
-//! external commands.
+//! Helpers shared by the data fetchers: scratch directories and external commands.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, Result};
-
-/// `path` with `.tmp` appended to its file name.
-pub(crate) fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
 
 /// A fresh directory under the system temp dir, removed with its contents on drop.
 pub(crate) struct ScratchDir(PathBuf);

@@ -13,6 +13,7 @@ mod schedule;
 mod stable_ids;
 
 pub use checkpoint::{load_module, save_module, Checkpoint};
+pub(crate) use run_dir::temporary_path;
 pub use run_dir::{write_atomic, RunDir};
 pub use schedule::learning_rate_schedule;
 pub use stable_ids::with_stable_ids;

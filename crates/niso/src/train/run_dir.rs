@@ -80,13 +80,20 @@ impl MetricsWriter {
     }
 }
 
+/// `path` with `.tmp` appended to its file name: the staging file of an atomic write.
+pub(crate) fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so that a crash leaves
 /// either the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let temporary = path.with_extension("tmp");
+    let temporary = temporary_path(path);
     let mut file = File::create(&temporary).map_err(|e| Error::io(&temporary, e))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
