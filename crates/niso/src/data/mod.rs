@@ -4,3 +4,4 @@ pub mod idx;
 pub mod meshes;
 pub mod mnist;
 mod scratch;
+pub mod shapes;

@@ -353,15 +353,15 @@ impl UnionFind {
     }
 }
 
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],
@@ -369,7 +369,7 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     ]
 }
 
-fn norm(a: [f64; 3]) -> f64 {
+pub(crate) fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()
 }
 
@@ -440,6 +440,26 @@ impl TriMesh {
             expected: format!("face indices below the vertex count {n} ({e:?})"),
             got: vec![n, self.faces.len()],
         })
+    }
+
+    /// The signed enclosed volume `sum_f a . (b x c) / 6`: positive when the faces are
+    /// counter-clockwise seen from outside.
+    pub fn signed_volume(&self) -> f64 {
+        (0..self.faces.len())
+            .map(|f| {
+                let [a, b, c] = self.corners(f);
+                dot(a, cross(b, c)) / 6.0
+            })
+            .sum()
+    }
+
+    /// The mesh with every face reversed if its signed volume is negative (faces inward).
+    pub fn oriented_outward(&self) -> TriMesh {
+        let mut mesh = self.clone();
+        if self.signed_volume() < 0.0 {
+            mesh.faces.iter_mut().for_each(|face| face.swap(1, 2));
+        }
+        mesh
     }
 
     /// The mesh translated so that its area-weighted centroid is the origin and scaled to unit
@@ -762,6 +782,18 @@ mod tests {
         for &value in &values[4..9] {
             assert!((value - 6.0).abs() < 0.1, "{values:?}");
         }
+    }
+
+    #[test]
+    fn signed_volume_of_the_tetrahedron_and_outward_orientation() {
+        // The corner tetrahedron has volume 1/6; reversing its faces negates it.
+        let mesh = tetrahedron();
+        assert!((mesh.signed_volume() - 1.0 / 6.0).abs() < 1e-15);
+        let mut inward = mesh.clone();
+        inward.faces.iter_mut().for_each(|face| face.swap(1, 2));
+        assert!((inward.signed_volume() + 1.0 / 6.0).abs() < 1e-15);
+        assert_eq!(inward.oriented_outward(), mesh);
+        assert_eq!(mesh.oriented_outward(), mesh);
     }
 
     #[test]
