@@ -444,6 +444,6 @@ pub fn run(
         ],
     );
     write_report(run, &report)?;
-    draw_figures(config, &set, &prepared, &frozen, run, &plain)?;
+    draw_figures(config, &set, cache, &prepared, &frozen, run, &plain)?;
     Ok(report)
 }

@@ -1,17 +1,27 @@
 //! The report of the conformal shape experiment: `report.json`, `report.md` and figures
 //! (spherical signature images, Möbius warps, reconstructions through `tau`).
 
+use std::path::Path;
+
 use burn::tensor::{Device, Tensor};
+use image::{Rgb, RgbImage};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::data::shapes::ShapeSet;
-use crate::error::Result;
+use crate::data::shapes::{self, ShapeSet};
+use crate::error::{Error, Result};
 use crate::experiments::shapes::ShapesConfig;
 use crate::experiments::shapes_views::Prepared;
+use crate::geometry::deform::deform;
+use crate::geometry::mesh::{cross, dot, norm, read_off, sub, TriMesh};
 use crate::model::ConvNiso;
 use crate::report::{save_panels, Panel};
 use crate::train::RunDir;
+
+/// Side of one rendered mesh in pixels.
+const RENDER_SIZE: usize = 200;
 
 /// Signature channel shown in the warp and reconstruction figures (a middle time scale).
 const SHOWN_CHANNEL: usize = 8;
@@ -166,12 +176,94 @@ pub fn write_report(run: &RunDir, report: &ShapesReport) -> Result<()> {
     md.push_str(
         "![signatures](signatures.png)\n\nHeat kernel signature images of one instance per class \
          (rows; first six classes) at four time scales (columns, short to long).\n\n\
-         ![warps](warps.png)\n\nOne test shape and five random Möbius warps of it.\n\n\
+         ![meshes](meshes.png)\n\nThe decimated base mesh (left) and two random deformed \
+         instances of the first six classes.\n\n![warps](warps.png)\n\nOne test shape and \
+         five random Möbius warps of it.\n\n\
          ![reconstructions](reconstructions.png)\n\nA second warp of four test shapes (top) \
          and the decoded `Phi tau a` of the first warp (bottom).\n",
     );
     run.write("report.md", &md)?;
     Ok(())
+}
+
+/// Renders `mesh` orthographically along `-z` with Lambert shading into a square image.
+fn render(mesh: &TriMesh, size: usize) -> RgbImage {
+    let scale = mesh
+        .vertices
+        .iter()
+        .fold(0.0f64, |m, p| m.max(p[0].abs()).max(p[1].abs()));
+    let to_pixel = |p: [f64; 3]| {
+        let half = size as f64 / 2.0;
+        [
+            half + 0.95 * half * p[0] / scale,
+            half - 0.95 * half * p[1] / scale,
+            p[2],
+        ]
+    };
+    let mut image = RgbImage::from_pixel(size as u32, size as u32, Rgb([255, 255, 255]));
+    let mut depth = vec![f64::NEG_INFINITY; size * size];
+    for face in &mesh.faces {
+        let [a, b, c] = face.map(|v| mesh.vertices[v]);
+        let normal = cross(sub(b, a), sub(c, a));
+        let shade = (dot(normal, [0.3, 0.4, 0.866]) / norm(normal)).abs();
+        let colour = Rgb([(60.0 + 180.0 * shade) as u8; 3]);
+        let [p, q, r] = [a, b, c].map(to_pixel);
+        let area = (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]);
+        if area.abs() < f64::EPSILON {
+            continue;
+        }
+        let low = |i: usize| p[i].min(q[i]).min(r[i]).floor().max(0.0) as usize;
+        let high = |i: usize| (p[i].max(q[i]).max(r[i]).ceil() as usize).min(size - 1);
+        for y in low(1)..=high(1) {
+            for x in low(0)..=high(0) {
+                let (fx, fy) = (x as f64 + 0.5, y as f64 + 0.5);
+                let w0 = ((q[0] - fx) * (r[1] - fy) - (q[1] - fy) * (r[0] - fx)) / area;
+                let w1 = ((r[0] - fx) * (p[1] - fy) - (r[1] - fy) * (p[0] - fx)) / area;
+                let w2 = 1.0 - w0 - w1;
+                if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
+                    continue;
+                }
+                let z = w0 * p[2] + w1 * q[2] + w2 * r[2];
+                if z > depth[y * size + x] {
+                    depth[y * size + x] = z;
+                    image.put_pixel(x as u32, y as u32, colour);
+                }
+            }
+        }
+    }
+    image
+}
+
+/// The cached base mesh of the first six classes and two deformed instances of each, rendered.
+fn draw_meshes(config: &ShapesConfig, set: &ShapeSet, cache: &Path, path: &Path) -> Result<()> {
+    const INSTANCES: usize = 2;
+    let classes = set.classes.len().min(6);
+    let columns = 1 + INSTANCES;
+    let mut canvas = RgbImage::from_pixel(
+        (columns * RENDER_SIZE) as u32,
+        (classes * RENDER_SIZE) as u32,
+        Rgb([255, 255, 255]),
+    );
+    let dir = shapes::cache_dir(cache, &config.data);
+    for (row, name) in set.classes.iter().take(classes).enumerate() {
+        let base = read_off(&dir.join(format!("{name}.off")))?;
+        let mut meshes = vec![base.clone()];
+        for seed in 0..INSTANCES as u64 {
+            meshes.push(deform(
+                &base,
+                &config.data.deform,
+                &mut StdRng::seed_from_u64(seed),
+            ));
+        }
+        for (column, mesh) in meshes.iter().enumerate() {
+            let tile = render(mesh, RENDER_SIZE);
+            let (left, top) = ((column * RENDER_SIZE) as i64, (row * RENDER_SIZE) as i64);
+            image::imageops::replace(&mut canvas, &tile, left, top);
+        }
+    }
+    canvas
+        .save(path)
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
 }
 
 /// `values` minus their mean, as a panel.
@@ -184,15 +276,17 @@ fn centred(values: &[f32], rows: usize, columns: usize) -> Panel {
     )
 }
 
-/// Signature images, warps and reconstructions as PNG.
+/// Meshes, signature images, warps and reconstructions as PNG.
 pub fn draw_figures(
     config: &ShapesConfig,
     set: &ShapeSet,
+    cache: &Path,
     prepared: &Prepared,
     model: &ConvNiso,
     run: &RunDir,
     device: &Device,
 ) -> Result<()> {
+    draw_meshes(config, set, cache, &run.path("meshes.png"))?;
     let (height, width) = (set.grid.height, set.grid.width);
     let plane = height * width;
     let last = set.channels - 1;
