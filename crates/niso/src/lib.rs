@@ -31,6 +31,7 @@ pub mod loss;
 pub mod model;
 pub mod nn;
 pub mod operator;
+pub mod render;
 pub mod report;
 pub mod train;
 pub mod transforms;

@@ -3,5 +3,6 @@
 pub mod idx;
 pub mod meshes;
 pub mod mnist;
+pub mod scenes;
 mod scratch;
 pub mod shapes;

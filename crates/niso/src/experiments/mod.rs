@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod hmnist;
 pub mod laplacian;
+pub mod pose;
 pub mod shapes;
 pub mod shapes_baselines;
 pub mod shapes_report;

@@ -1,4 +1,7 @@
-//! Figures for run reports: heat maps of matrices and tiles of images, written as PNG.
+//! Figures for run reports: heat maps of matrices and tiles of images, written as PNG; camera
+//! trajectories in [`trajectory`].
+
+pub mod trajectory;
 
 use std::path::Path;
 
