@@ -12,8 +12,8 @@
 use faer::Mat;
 
 use crate::render::camera::{
-    add, angle_between_degrees, mat_mul, mat_vec, rotation_angle_degrees, scale, sub, transpose,
-    Mat3, Vec3,
+    add, angle_between_degrees, mat_mul, mat_vec, norm, rotation_angle_degrees, scale, sub,
+    transpose, Mat3, Vec3,
 };
 use crate::render::Pose;
 
@@ -119,7 +119,8 @@ pub struct TrajectoryScores {
     pub ate: f64,
     /// Mean angle of `R_pred^T R_true` over the relative poses, degrees.
     pub rotation_error_deg: f64,
-    /// Mean angle between predicted and true relative translations, degrees.
+    /// Mean angle between predicted and true relative translations, degrees (NaN when a
+    /// predicted translation is zero: it has no direction).
     pub translation_direction_error_deg: f64,
     /// The predicted centres after alignment.
     pub aligned: Vec<Vec3>,
@@ -159,7 +160,11 @@ pub fn score_trajectory(predicted: &[Pose], truth: &[Pose]) -> TrajectoryScores 
         let true_step = truth[m + 1].relative_to(&truth[m]);
         let difference = mat_mul(&transpose(&step.rotation), &true_step.rotation);
         rotation_error += rotation_angle_degrees(&difference) / steps;
-        direction_error += angle_between_degrees(step.translation, true_step.translation) / steps;
+        direction_error += if norm(step.translation) > 0.0 {
+            angle_between_degrees(step.translation, true_step.translation) / steps
+        } else {
+            f64::NAN
+        };
     }
     TrajectoryScores {
         ate,

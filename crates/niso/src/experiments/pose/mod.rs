@@ -162,7 +162,8 @@ pub struct SkipScores {
     pub ate: f64,
     /// Mean relative rotation error, degrees.
     pub rotation_error_deg: f64,
-    /// Mean relative translation direction error, degrees.
+    /// Mean relative translation direction error, degrees (NaN, written `null`, for a method
+    /// that predicts no translation).
     pub translation_direction_error_deg: f64,
 }
 
@@ -614,7 +615,10 @@ fn write_report(run: &RunDir, report: &PoseReport) -> Result<()> {
         for (name, scores) in &methods {
             let cells: Vec<String> = scores
                 .iter()
-                .map(|s| format!("{:.*}", digits, value(s)))
+                .map(|s| match value(s) {
+                    v if v.is_nan() => "-".to_string(),
+                    v => format!("{v:.digits$}"),
+                })
                 .collect();
             text.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
         }
