@@ -661,3 +661,19 @@ fn write_report(run: &RunDir, report: &PoseReport) -> Result<()> {
     run.write("report.md", &md)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        for text in [
+            include_str!("../../../../../configs/pose-cpu.toml"),
+            include_str!("../../../../../configs/pose.toml"),
+        ] {
+            let config: PoseConfig = crate::config::parse(text, &[]).expect("parses");
+            config.validate().expect("validates");
+        }
+    }
+}
