@@ -23,6 +23,29 @@ pub struct Features {
 }
 
 impl Features {
+    /// Features of examples with these labels, to be filled batch by batch with
+    /// [`Features::push`] in the same order.
+    pub fn with_labels(labels: Vec<u8>) -> Self {
+        Features {
+            values: Vec::new(),
+            labels,
+            shape: [0, 0],
+        }
+    }
+
+    /// Appends the features `[batch, rows, columns]` of the next examples.
+    pub fn push(&mut self, batch: Tensor<3>) {
+        let [_, rows, columns] = batch.dims();
+        self.shape = [rows, columns];
+        self.values.extend(
+            batch
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("converted to f32"),
+        );
+    }
+
     /// Number of examples.
     pub fn count(&self) -> usize {
         self.labels.len()

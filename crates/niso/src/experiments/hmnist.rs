@@ -543,33 +543,19 @@ impl Backbone<'_> {
     /// `[count, k, d]` coefficients (NIso) or `[count, n, d]` latents (autoencoder).
     fn features(&self, split: &Split) -> Result<Features> {
         let spectrum = self.model.operator.spectrum()?;
-        let mut values = Vec::new();
-        let mut shape = [0, 0];
+        let mut features = Features::with_labels(split.labels.clone());
         for start in (0..split.count).step_by(Self::CHUNK) {
             let end = (start + Self::CHUNK).min(split.count);
             let batch = images(
                 split.images[start * SIDE * SIDE..end * SIDE * SIDE].to_vec(),
                 self.device,
             );
-            let features = match self.pretraining {
+            features.push(match self.pretraining {
                 Pretraining::Niso => self.model.coefficients(&spectrum, batch),
                 Pretraining::Autoencoder => to_points(self.model.encoder.encode(batch)),
-            };
-            let [_, rows, columns] = features.dims();
-            shape = [rows, columns];
-            values.extend(
-                features
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .expect("f32"),
-            );
+            });
         }
-        Ok(Features {
-            values,
-            labels: split.labels.clone(),
-            shape,
-        })
+        Ok(features)
     }
 
     /// Mean `|tau a - b|^2 / |b|^2` over pairs (test digit, each of its homNIST warps), from

@@ -231,35 +231,22 @@ pub(crate) fn features(
         Backbone::Niso(model) => Some(model.operator.spectrum()?),
         Backbone::Autoencoder(_) => None,
     };
-    let mut values = Vec::new();
-    let mut shape = [0, 0];
+    let mut features =
+        Features::with_labels(jobs.iter().map(|&((class, _), _)| class as u8).collect());
     for chunk in jobs.chunks(CHUNK) {
         let images: Vec<f32> = chunk
             .iter()
             .flat_map(|&(item, view)| prepared.view(item, view, seed))
             .collect();
         let batch = prepared.tensor(images, device);
-        let output = match (backbone, &spectrum) {
+        features.push(match (backbone, &spectrum) {
             (Backbone::Niso(model), Some(spectrum)) => model.coefficients(spectrum, batch),
             (Backbone::Niso(model), None) | (Backbone::Autoencoder(model), _) => {
                 to_points(model.encoder.encode(batch))
             }
-        };
-        let [_, rows, columns] = output.dims();
-        shape = [rows, columns];
-        values.extend(
-            output
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("f32"),
-        );
+        });
     }
-    Ok(Features {
-        values,
-        labels: jobs.iter().map(|&((class, _), _)| class as u8).collect(),
-        shape,
-    })
+    Ok(features)
 }
 
 /// Mean `|tau a - b|^2 / |b|^2` over pairs (view 0, view j) of every test item.
