@@ -16,6 +16,21 @@ pub fn mean_abs<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<1> {
     (lhs - rhs).abs().mean()
 }
 
+/// Mean absolute difference of two image batches `[batch, c, H, W]`, each pixel's error
+/// multiplied by `pixel_weights` (`[1, 1, H, W]`, e.g. the area element of a spherical grid)
+/// when given.
+pub fn weighted_mean_abs(
+    lhs: Tensor<4>,
+    rhs: Tensor<4>,
+    pixel_weights: Option<Tensor<4>>,
+) -> Tensor<1> {
+    let error = (lhs - rhs).abs();
+    match pixel_weights {
+        Some(weights) => (error * weights).mean(),
+        None => error.mean(),
+    }
+}
+
 /// Mean squared difference of two tensors of the same shape, as a one-element tensor.
 pub fn mean_square<const D: usize>(lhs: Tensor<D>, rhs: Tensor<D>) -> Tensor<1> {
     (lhs - rhs).square().mean()

@@ -11,7 +11,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::loss::{apply_spectral_mask, mean_abs, spectral_dropout_mask, DropoutCut};
+use crate::loss::{
+    apply_spectral_mask, mean_abs, spectral_dropout_mask, weighted_mean_abs, DropoutCut,
+};
 use crate::nn::{ConvCodecConfig, ConvDecoder, ConvEncoder, Decode, Encode};
 use crate::operator::{Isometry, SpectralOperator, SpectralOperatorConfig, Spectrum};
 
@@ -248,12 +250,8 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
                 .collect();
         }
         let decoded = self.decode_coefficients(&spectrum, Tensor::cat(mapped, 0), [height, width]);
-        let error = (decoded - Tensor::cat(expected, 0)).abs();
-        let error = match pixel_weights {
-            Some(weights) => error * weights,
-            None => error,
-        };
-        let reconstruction = error.mean().mul_scalar(2.0);
+        let reconstruction =
+            weighted_mean_abs(decoded, Tensor::cat(expected, 0), pixel_weights).mul_scalar(2.0);
 
         let multiplicity = spectrum.multiplicity_loss();
         let total = reconstruction.clone()

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::experiments::classify::cross_entropy;
 use crate::experiments::shapes::{features, fit_head, Backbone, PhaseConfig, ShapesConfig};
 use crate::experiments::shapes_views::{Item, Prepared};
+use crate::loss::weighted_mean_abs;
 use crate::model::ConvNiso;
 use crate::nn::{ConvEncoder, Decode, Encode, Mlp, MlpConfig};
 use crate::train::{save_module, RunDir, StepLoss, Trainer};
@@ -32,11 +33,6 @@ impl CnnClassifier {
         let pooled = latent.mean_dim(3).mean_dim(2).reshape([batch, channels]);
         self.head.forward(pooled)
     }
-}
-
-/// The area-weighted mean absolute error of `decoded` against `images`, times 2 (as NIso's).
-fn weighted_l1(decoded: Tensor<4>, images: Tensor<4>, weights: Tensor<4>) -> Tensor<1> {
-    ((decoded - images).abs() * weights).mean().mul_scalar(2.0)
 }
 
 /// The autoencoder + Möbius augmentation baseline with an MLP head on the flattened latent.
@@ -66,7 +62,9 @@ pub fn autoencoder_baseline(
             let (views, _) = prepared.warped_batch(phase.run.batch_size, 1, &train_device, rng);
             let images = views.into_iter().next().expect("one view");
             let decoded = model.decoder.decode(model.encoder.encode(images.clone()));
-            let reconstruction = weighted_l1(decoded, images, weights.clone());
+            // Times 2, on the scale of NIso's two-direction reconstruction loss.
+            let reconstruction =
+                weighted_mean_abs(decoded, images, Some(weights.clone())).mul_scalar(2.0);
             Ok(StepLoss {
                 total: reconstruction.clone(),
                 terms: vec![("reconstruction", reconstruction)],
