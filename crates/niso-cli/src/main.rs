@@ -148,6 +148,9 @@ enum BenchCommand {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Use burn's generic operations instead of niso's CPU kernels (to compare the two).
+        #[arg(long)]
+        generic_kernels: bool,
     },
 }
 
@@ -171,7 +174,11 @@ fn run(cli: Cli) -> Result<()> {
             warmup,
             device,
             json,
-        }) => bench_step(&config, &overrides, steps, warmup, &device, json),
+            generic_kernels,
+        }) => {
+            niso::kernels::use_generic(generic_kernels);
+            bench_step(&config, &overrides, steps, warmup, &device, json)
+        }
         Command::Data(DataCommand::Mnist { dir }) => {
             niso::data::mnist::fetch(&dir)?;
             println!("MNIST is ready in {}", dir.display());
@@ -230,6 +237,7 @@ fn bench_step(
         println!("{}", serde_json::to_string(&report).expect("plain data"));
     } else {
         println!("config            {}", path.display());
+        println!("kernels           {}", report.kernels);
         println!("steps timed       {}", report.steps);
         println!("median step       {:.1} ms", report.median_ms);
         println!("fastest step      {:.1} ms", report.min_ms);

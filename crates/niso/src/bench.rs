@@ -57,6 +57,8 @@ pub struct StepBenchReport {
     pub sgemm_gflops: f64,
     /// Peak resident set size of the process in MiB (Linux; 0 elsewhere).
     pub peak_rss_mib: f64,
+    /// `"niso"` with the hand-written CPU kernels, `"generic"` with burn's operations only.
+    pub kernels: &'static str,
 }
 
 /// Times `steps` training steps after `warmup` untimed ones.
@@ -103,6 +105,11 @@ pub fn bench_step(
         gflops: step_gflop / (median_ms / 1e3),
         sgemm_gflops: sgemm_rate(&device.clone().inner()),
         peak_rss_mib: peak_rss_mib(),
+        kernels: if crate::kernels::enabled() {
+            "niso"
+        } else {
+            "generic"
+        },
     })
 }
 

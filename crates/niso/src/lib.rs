@@ -26,6 +26,7 @@ pub mod device;
 pub mod error;
 pub mod experiments;
 pub mod geometry;
+pub mod kernels;
 pub mod linalg;
 pub mod loss;
 pub mod model;

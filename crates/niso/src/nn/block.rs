@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
+use crate::kernels::conv3x3;
 use crate::nn::SpatialLayerNorm;
 
 /// A per-pixel linear map over channels with bias (a 1x1 convolution).
@@ -57,8 +57,18 @@ impl ResBlock {
 
     /// `[batch, c_in, h, w] -> [batch, c_out, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = self.conv_in.forward(silu(self.norm_in.forward(x.clone())));
-        let h = self.conv_out.forward(silu(self.norm_out.forward(h)));
+        let h = conv3x3_with(&self.conv_in, self.norm_in.forward_silu(x.clone()));
+        let h = conv3x3_with(&self.conv_out, self.norm_out.forward_silu(h));
         h + self.skip.forward(x)
     }
+}
+
+/// Applies a 3x3, stride-1, padding-1 convolution layer through [`conv3x3`], which has
+/// hand-written kernels on the CPU (the layer keeps burn's parameters and checkpoint names).
+fn conv3x3_with(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv3x3(
+        x,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|bias| bias.val()),
+    )
 }

@@ -173,7 +173,7 @@ impl Encode for ConvEncoder {
             }
         }
 
-        self.head.forward(silu(self.norm.forward(x)))
+        self.head.forward(self.norm.forward_silu(x))
     }
 }
 
@@ -199,7 +199,7 @@ impl Decode for ConvDecoder {
             }
         }
 
-        self.head.forward(silu(self.norm.forward(x)))
+        self.head.forward(self.norm.forward_silu(x))
     }
 }
 

@@ -3,6 +3,8 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
+use crate::kernels::layer_norm_silu;
+
 /// Added to the variance before the square root (paper sec. 4: eps 1e-6).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
 
@@ -35,5 +37,10 @@ impl SpatialLayerNorm {
         let scale = self.scale.val().reshape([1, channels, 1]);
         let bias = self.bias.val().reshape([1, channels, 1]);
         (normalised * scale + bias).reshape([batch, channels, height, width])
+    }
+
+    /// `silu(self.forward(x))`, fused into one operation with hand-written CPU kernels.
+    pub fn forward_silu(&self, x: Tensor<4>) -> Tensor<4> {
+        layer_norm_silu(x, self.scale.val(), self.bias.val(), LAYER_NORM_EPS)
     }
 }

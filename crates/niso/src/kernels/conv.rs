@@ -1,0 +1,459 @@
+//! The 3x3 convolution of the residual blocks (stride 1, zero padding 1), with hand-written CPU
+//! kernels for the forward pass and both gradients.
+//!
+//! Every pass is one matrix product per image over an unfolded copy of the input ("im2col"):
+//!
+//! ```text
+//!     col[ci * 9 + 3 kh + kw, y * w + x] = input[ci, y + kh - 1, x + kw - 1]   (0 outside)
+//!     forward:   out_b  = W · col(x_b) + bias        W: [c_out, 9 c_in]
+//!     x-grad:    dx_b   = W' · col(dy_b)             W'[ci, co, kh, kw] = W[co, ci, 2 - kh, 2 - kw]
+//!     w-grad:    dW     = sum_b dy_b · col(x_b)^T
+//!     bias-grad: db[co] = sum_{b, y, x} dy[b, co, y, x]
+//! ```
+//!
+//! The products run on faer, one image per rayon task with its own unfold buffer. On the CPU
+//! backend with gradient tracking, [`conv3x3`] records these kernels as one autodiff operation;
+//! everywhere else (GPU, no bias, other float types, [`super::use_generic`]) it calls burn's
+//! generic `conv2d`, which computes the same function.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor, TensorData};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+/// Taps of the 3x3 kernel.
+const TAPS: usize = 9;
+
+/// The CPU backend with gradient tracking, as the dispatch layer builds it by default.
+type TrackedFlex = Autodiff<Flex>;
+
+/// A float tensor of [`TrackedFlex`]: a CPU tensor with its autodiff node.
+type Tracked = <TrackedFlex as BackendTypes>::FloatTensorPrimitive;
+
+/// Sizes of one convolution over NCHW tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Input channels.
+    pub channels_in: usize,
+    /// Output channels.
+    pub channels_out: usize,
+    /// Image height (rows).
+    pub height: usize,
+    /// Image width (columns).
+    pub width: usize,
+}
+
+impl ConvShape {
+    /// Pixels per channel.
+    fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Rows of the unfolded input, `9 c_in`.
+    fn taps_in(&self) -> usize {
+        TAPS * self.channels_in
+    }
+
+    /// The same convolution with input and output channels swapped (the x-gradient's shape).
+    fn transposed(&self) -> Self {
+        Self {
+            channels_in: self.channels_out,
+            channels_out: self.channels_in,
+            ..*self
+        }
+    }
+}
+
+/// `[batch, c_out, h, w]` from `[batch, c_in, h, w]`: a 3x3 convolution, stride 1, zero padding 1.
+///
+/// `weight` is `[c_out, c_in, 3, 3]`, `bias` `[c_out]`. Gradients flow to all three as with
+/// burn's `conv2d`; on the CPU backend the hand-written kernels of this module compute them.
+pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let Some(bias) = bias else {
+        return conv2d(x, weight, None, options);
+    };
+    if !super::enabled() || x.dtype() != DType::F32 {
+        return conv2d(x, weight, Some(bias), options);
+    }
+
+    let [_, channels_in, _, _] = x.dims();
+    let [channels_out, weight_in, kernel_h, kernel_w] = weight.dims();
+    if weight_in != channels_in || [kernel_h, kernel_w] != [3, 3] || bias.dims() != [channels_out] {
+        return conv2d(x, weight, Some(bias), options);
+    }
+
+    let tracked = (
+        x.clone().try_into_primitive::<TrackedFlex>(),
+        weight.clone().try_into_primitive::<TrackedFlex>(),
+        bias.clone().try_into_primitive::<TrackedFlex>(),
+    );
+    if let (Ok(x), Ok(weight), Ok(bias)) = tracked {
+        return Tensor::from_primitive::<TrackedFlex>(tracked_conv3x3(x, weight, bias));
+    }
+
+    let plain = (
+        x.clone().try_into_primitive::<Flex>(),
+        weight.clone().try_into_primitive::<Flex>(),
+        bias.clone().try_into_primitive::<Flex>(),
+    );
+    if let (Ok(x), Ok(weight), Ok(bias)) = plain {
+        let (x, weight, bias) = (
+            x.to_contiguous(),
+            weight.to_contiguous(),
+            bias.to_contiguous(),
+        );
+        let shape = conv_shape(&x, &weight);
+        let out = forward(host(&x), host(&weight), Some(host(&bias)), shape);
+        let dims = [shape.batch, shape.channels_out, shape.height, shape.width];
+        return Tensor::from_primitive::<Flex>(flex(out, &dims));
+    }
+
+    conv2d(x, weight, Some(bias), options)
+}
+
+/// The autodiff record of [`conv3x3`]: keeps the input and the weight for the backward pass.
+#[derive(Debug)]
+struct Conv3x3Backward;
+
+impl Backward<Flex, 3> for Conv3x3Backward {
+    type State = (FlexTensor, FlexTensor, ConvShape);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let (x, weight, shape) = ops.state;
+        let dy = grad
+            .as_slice::<f32>()
+            .expect("conv3x3: contiguous f32 output gradient");
+        let x = x.as_slice::<f32>().expect("conv3x3: contiguous f32 input");
+        let weight = weight
+            .as_slice::<f32>()
+            .expect("conv3x3: contiguous f32 weight");
+
+        if let Some(node) = node_x {
+            let dx = input_grad(dy, weight, shape);
+            let dims = [shape.batch, shape.channels_in, shape.height, shape.width];
+            grads.register::<Flex>(node.id, flex(dx, &dims));
+        }
+        if let Some(node) = node_weight {
+            let dw = weight_grad(x, dy, shape);
+            grads.register::<Flex>(
+                node.id,
+                flex(dw, &[shape.channels_out, shape.channels_in, 3, 3]),
+            );
+        }
+        if let Some(node) = node_bias {
+            grads.register::<Flex>(node.id, flex(bias_grad(dy, shape), &[shape.channels_out]));
+        }
+    }
+}
+
+/// Forward pass on tracked CPU tensors, recording [`Conv3x3Backward`].
+fn tracked_conv3x3(x: Tracked, weight: Tracked, bias: Tracked) -> Tracked {
+    let x_host = x.primitive().to_contiguous();
+    let weight_host = weight.primitive().to_contiguous();
+    let bias_host = bias.primitive().to_contiguous();
+    let shape = conv_shape(&x_host, &weight_host);
+
+    let out = forward(
+        host(&x_host),
+        host(&weight_host),
+        Some(host(&bias_host)),
+        shape,
+    );
+    let out = flex(
+        out,
+        &[shape.batch, shape.channels_out, shape.height, shape.width],
+    );
+
+    match Conv3x3Backward
+        .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((x_host, weight_host, shape), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+/// The sizes of a convolution of `x` `[b, c_in, h, w]` with `weight` `[c_out, c_in, 3, 3]`.
+fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
+    let x_dims = x.layout().shape();
+    let w_dims = weight.layout().shape();
+    ConvShape {
+        batch: x_dims[0],
+        channels_in: x_dims[1],
+        channels_out: w_dims[0],
+        height: x_dims[2],
+        width: x_dims[3],
+    }
+}
+
+/// The values of a contiguous f32 CPU tensor.
+fn host(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("conv3x3: contiguous f32 tensor")
+}
+
+/// A contiguous CPU tensor of `dims` holding `values`.
+fn flex(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
+}
+
+/// Unfolds one image `[c_in, h, w]` into `col`, `[9 c_in, h w]` row-major (see the module docs).
+fn unfold(image: &[f32], channels: usize, height: usize, width: usize, col: &mut [f32]) {
+    let pixels = height * width;
+    for channel in 0..channels {
+        let plane = &image[channel * pixels..(channel + 1) * pixels];
+        for tap in 0..TAPS {
+            let (kh, kw) = (tap / 3, tap % 3);
+            let row =
+                &mut col[(channel * TAPS + tap) * pixels..(channel * TAPS + tap + 1) * pixels];
+            for y in 0..height {
+                let out = &mut row[y * width..(y + 1) * width];
+                let source_row = y + kh;
+                if source_row == 0 || source_row > height {
+                    out.fill(0.0);
+                    continue;
+                }
+                let source = &plane[(source_row - 1) * width..source_row * width];
+                match kw {
+                    0 => {
+                        out[0] = 0.0;
+                        out[1..].copy_from_slice(&source[..width - 1]);
+                    }
+                    1 => out.copy_from_slice(source),
+                    _ => {
+                        out[..width - 1].copy_from_slice(&source[1..]);
+                        out[width - 1] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out_b = W · col(x_b) (+ bias)` for every image: the forward convolution.
+///
+/// `x` is `[batch, c_in, h, w]`, `weight` `[c_out, c_in, 3, 3]`; returns `[batch, c_out, h, w]`.
+pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape) -> Vec<f32> {
+    let pixels = shape.pixels();
+    let taps_in = shape.taps_in();
+    let mut out = vec![0.0f32; shape.batch * shape.channels_out * pixels];
+    let weight = MatRef::from_row_major_slice(weight, shape.channels_out, taps_in);
+
+    out.par_chunks_mut(shape.channels_out * pixels)
+        .zip(x.par_chunks(shape.channels_in * pixels))
+        .for_each_init(
+            || vec![0.0f32; taps_in * pixels],
+            |col, (out, image)| {
+                unfold(image, shape.channels_in, shape.height, shape.width, col);
+                let col = MatRef::from_row_major_slice(col, taps_in, pixels);
+                let dst = MatMut::from_row_major_slice_mut(out, shape.channels_out, pixels);
+                matmul(dst, Accum::Replace, weight, col, 1.0, Par::Seq);
+                if let Some(bias) = bias {
+                    for (plane, &b) in out.chunks_mut(pixels).zip(bias) {
+                        plane.iter_mut().for_each(|v| *v += b);
+                    }
+                }
+            },
+        );
+    out
+}
+
+/// `dx_b = W' · col(dy_b)`: the input gradient as a convolution with the flipped, transposed
+/// kernel (see the module docs). Returns `[batch, c_in, h, w]`.
+pub fn input_grad(dy: &[f32], weight: &[f32], shape: ConvShape) -> Vec<f32> {
+    let flipped = flip_transpose(weight, shape.channels_out, shape.channels_in);
+    forward(dy, &flipped, None, shape.transposed())
+}
+
+/// `W'[ci, co, kh, kw] = W[co, ci, 2 - kh, 2 - kw]`.
+fn flip_transpose(weight: &[f32], channels_out: usize, channels_in: usize) -> Vec<f32> {
+    let mut flipped = vec![0.0f32; weight.len()];
+    for co in 0..channels_out {
+        for ci in 0..channels_in {
+            for tap in 0..TAPS {
+                flipped[(ci * channels_out + co) * TAPS + (TAPS - 1 - tap)] =
+                    weight[(co * channels_in + ci) * TAPS + tap];
+            }
+        }
+    }
+    flipped
+}
+
+/// `dW = sum_b dy_b · col(x_b)^T`, `[c_out, c_in, 3, 3]`.
+pub fn weight_grad(x: &[f32], dy: &[f32], shape: ConvShape) -> Vec<f32> {
+    let pixels = shape.pixels();
+    let taps_in = shape.taps_in();
+    let size = shape.channels_out * taps_in;
+
+    (0..shape.batch)
+        .into_par_iter()
+        .fold(
+            || (vec![0.0f32; size], vec![0.0f32; taps_in * pixels]),
+            |(mut acc, mut col), b| {
+                let image =
+                    &x[b * shape.channels_in * pixels..(b + 1) * shape.channels_in * pixels];
+                unfold(
+                    image,
+                    shape.channels_in,
+                    shape.height,
+                    shape.width,
+                    &mut col,
+                );
+                let grad =
+                    &dy[b * shape.channels_out * pixels..(b + 1) * shape.channels_out * pixels];
+                let grad = MatRef::from_row_major_slice(grad, shape.channels_out, pixels);
+                let col_t = MatRef::from_row_major_slice(&col, taps_in, pixels).transpose();
+                let dst = MatMut::from_row_major_slice_mut(&mut acc, shape.channels_out, taps_in);
+                matmul(dst, Accum::Add, grad, col_t, 1.0, Par::Seq);
+                (acc, col)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(
+            || vec![0.0f32; size],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            },
+        )
+}
+
+/// `db[co] = sum_{b, y, x} dy[b, co, y, x]`.
+pub fn bias_grad(dy: &[f32], shape: ConvShape) -> Vec<f32> {
+    let pixels = shape.pixels();
+    let mut db = vec![0.0f32; shape.channels_out];
+    for image in dy.chunks(shape.channels_out * pixels) {
+        for (acc, plane) in db.iter_mut().zip(image.chunks(pixels)) {
+            *acc += plane.iter().sum::<f32>();
+        }
+    }
+    db
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor, Tolerance};
+
+    use super::*;
+
+    /// Random `[dims]` tensor on `device`.
+    fn random<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
+        Tensor::random(dims, Distribution::Normal(0.0, 1.0), device)
+    }
+
+    /// burn's generic convolution with the same options, the reference of every test.
+    fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+        conv2d(
+            x,
+            weight,
+            Some(bias),
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        )
+    }
+
+    #[test]
+    fn unfold_places_each_tap_and_zero_pads() {
+        // One 2 x 3 channel holding 1..=6: tap (kh, kw) reads the pixel at (y + kh - 1, x + kw - 1).
+        let image: Vec<f32> = (1..=6).map(|v| v as f32).collect();
+        let mut col = vec![f32::NAN; TAPS * 6];
+        unfold(&image, 1, 2, 3, &mut col);
+
+        let centre = &col[4 * 6..5 * 6];
+        assert_eq!(centre, &image[..]);
+        let up_left = &col[0..6];
+        assert_eq!(up_left, &[0.0, 0.0, 0.0, 0.0, 1.0, 2.0]);
+        let down_right = &col[8 * 6..9 * 6];
+        assert_eq!(down_right, &[5.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn forward_matches_burn_conv2d_without_autodiff() {
+        let device = Device::flex();
+        let x = random([2, 3, 5, 6], &device);
+        let weight = random([4, 3, 3, 3], &device);
+        let bias = random([4], &device);
+
+        let ours = conv3x3(x.clone(), weight.clone(), Some(bias.clone()));
+        let theirs = reference(x, weight, bias);
+        ours.into_data()
+            .assert_approx_eq::<f32>(&theirs.into_data(), Tolerance::absolute(1e-4));
+    }
+
+    #[test]
+    fn gradients_match_burn_conv2d() {
+        let device = Device::flex().autodiff();
+        let x = random([3, 4, 6, 5], &device).require_grad();
+        let weight = random([5, 4, 3, 3], &device).require_grad();
+        let bias = random([5], &device).require_grad();
+        // A random linear functional of the output, so that every output entry has its own weight.
+        let probe = random([3, 5, 6, 5], &device);
+
+        let ours = conv3x3(x.clone(), weight.clone(), Some(bias.clone()));
+        let theirs = reference(x.clone(), weight.clone(), bias.clone());
+        ours.clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&theirs.clone().into_data(), Tolerance::absolute(1e-4));
+
+        let ours = (ours * probe.clone()).sum().backward();
+        let theirs = (theirs * probe).sum().backward();
+        let tolerance = Tolerance::absolute(1e-3);
+        for (name, ours, theirs) in [
+            ("x", x.grad(&ours), x.grad(&theirs)),
+            ("weight", weight.grad(&ours), weight.grad(&theirs)),
+        ] {
+            let (ours, theirs) = (ours.expect(name), theirs.expect(name));
+            ours.into_data()
+                .assert_approx_eq::<f32>(&theirs.into_data(), tolerance);
+        }
+        let (ours, theirs) = (bias.grad(&ours).unwrap(), bias.grad(&theirs).unwrap());
+        ours.into_data()
+            .assert_approx_eq::<f32>(&theirs.into_data(), tolerance);
+    }
+
+    #[test]
+    fn input_gradient_is_the_adjoint_of_the_forward_map() {
+        // <conv(x), y> = <x, conv^T(y)> for the linear map without bias.
+        let shape = ConvShape {
+            batch: 2,
+            channels_in: 3,
+            channels_out: 2,
+            height: 4,
+            width: 7,
+        };
+        let values = |n: usize, seed: f32| -> Vec<f32> {
+            (0..n).map(|i| (i as f32 * 0.37 + seed).sin()).collect()
+        };
+        let x = values(shape.batch * shape.channels_in * shape.pixels(), 0.1);
+        let y = values(shape.batch * shape.channels_out * shape.pixels(), 0.7);
+        let weight = values(shape.channels_out * shape.taps_in(), 1.3);
+
+        let forward_x = forward(&x, &weight, None, shape);
+        let adjoint_y = input_grad(&y, &weight, shape);
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a * b) as f64).sum::<f64>();
+        let (left, right) = (dot(&forward_x, &y), dot(&x, &adjoint_y));
+        assert!(
+            (left - right).abs() < 1e-4 * left.abs().max(1.0),
+            "{left} vs {right}"
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Hand-written CPU kernels for the measured hot spots of a training step: the 3x3 convolution
+//! and the spatial layer norm followed by SiLU. Each is one autodiff operation on burn's CPU
+//! backend and falls back to burn's generic operations on every other backend.
+//!
+//! [`use_generic`] routes every call to the generic operations instead, to measure what the
+//! kernels give (`niso bench step --generic-kernels`) or to rule them out when debugging.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub mod conv;
+pub mod norm;
+
+pub use conv::conv3x3;
+pub use norm::layer_norm_silu;
+
+/// Whether the kernels are bypassed for burn's generic operations (process-wide).
+static GENERIC_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Routes every kernel of this module to burn's generic operations (`true`) or back (`false`).
+pub fn use_generic(generic: bool) {
+    GENERIC_ONLY.store(generic, Ordering::Relaxed);
+}
+
+/// Whether the hand-written kernels may run (see [`use_generic`]).
+pub fn enabled() -> bool {
+    !GENERIC_ONLY.load(Ordering::Relaxed)
+}
