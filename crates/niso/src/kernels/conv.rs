@@ -1,7 +1,9 @@
-//! The 3x3 convolution of the residual blocks (stride 1, zero padding 1), with hand-written CPU
-//! kernels for the forward pass and both gradients.
+//! The convolutions of the networks: 3x3 (residual blocks) and 1x1 (dense layers), stride 1,
+//! zero padding that keeps the image size, with hand-written CPU kernels for the forward pass
+//! and all gradients.
 //!
-//! Every pass is one matrix product per image over an unfolded copy of the input ("im2col"):
+//! Every pass is one matrix product per image over an unfolded copy of the input ("im2col";
+//! for a 1x1 kernel the image itself):
 //!
 //! ```text
 //!     col[ci * 9 + 3 kh + kw, y * w + x] = input[ci, y + kh - 1, x + kw - 1]   (0 outside)
@@ -12,9 +14,9 @@
 //! ```
 //!
 //! The products run on faer, one image per rayon task with its own unfold buffer. On the CPU
-//! backend with gradient tracking, [`conv3x3`] records these kernels as one autodiff operation;
-//! everywhere else (GPU, no bias, other float types, [`super::use_generic`]) it calls burn's
-//! generic `conv2d`, which computes the same function.
+//! backend [`conv_same`] runs these kernels (as one autodiff operation when gradients are
+//! tracked); everywhere else (GPU, no bias, other float types or kernel sizes,
+//! [`super::use_generic`]) it calls burn's generic `conv2d`, which computes the same function.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -28,9 +30,6 @@ use burn::tensor::{DType, Tensor, TensorData};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
-
-/// Taps of the 3x3 kernel.
-const TAPS: usize = 9;
 
 /// The CPU backend with gradient tracking, as the dispatch layer builds it by default.
 type TrackedFlex = Autodiff<Flex>;
@@ -51,6 +50,8 @@ pub struct ConvShape {
     pub height: usize,
     /// Image width (columns).
     pub width: usize,
+    /// Side of the square kernel: 1 or 3.
+    pub kernel: usize,
 }
 
 impl ConvShape {
@@ -59,9 +60,14 @@ impl ConvShape {
         self.height * self.width
     }
 
-    /// Rows of the unfolded input, `9 c_in`.
+    /// Taps of the kernel, `kernel^2`.
+    fn taps(&self) -> usize {
+        self.kernel * self.kernel
+    }
+
+    /// Rows of the unfolded input, `taps c_in`.
     fn taps_in(&self) -> usize {
-        TAPS * self.channels_in
+        self.taps() * self.channels_in
     }
 
     /// The same convolution with input and output channels swapped (the x-gradient's shape).
@@ -74,22 +80,27 @@ impl ConvShape {
     }
 }
 
-/// `[batch, c_out, h, w]` from `[batch, c_in, h, w]`: a 3x3 convolution, stride 1, zero padding 1.
+/// `[batch, c_out, h, w]` from `[batch, c_in, h, w]`: a convolution with a square kernel of side 1
+/// or 3, stride 1, and zero padding that keeps the size (0 or 1).
 ///
-/// `weight` is `[c_out, c_in, 3, 3]`, `bias` `[c_out]`. Gradients flow to all three as with
+/// `weight` is `[c_out, c_in, k, k]`, `bias` `[c_out]`. Gradients flow to all three as with
 /// burn's `conv2d`; on the CPU backend the hand-written kernels of this module compute them.
-pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+pub fn conv_same(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let [channels_out, weight_in, kernel, kernel_w] = weight.dims();
+    let pad = kernel / 2;
+    let options = ConvOptions::new([1, 1], [pad, pad], [1, 1], 1);
     let Some(bias) = bias else {
         return conv2d(x, weight, None, options);
     };
-    if !super::enabled() || x.dtype() != DType::F32 {
-        return conv2d(x, weight, Some(bias), options);
-    }
 
     let [_, channels_in, _, _] = x.dims();
-    let [channels_out, weight_in, kernel_h, kernel_w] = weight.dims();
-    if weight_in != channels_in || [kernel_h, kernel_w] != [3, 3] || bias.dims() != [channels_out] {
+    let supported = super::enabled()
+        && x.dtype() == DType::F32
+        && weight_in == channels_in
+        && kernel == kernel_w
+        && (kernel == 1 || kernel == 3)
+        && bias.dims() == [channels_out];
+    if !supported {
         return conv2d(x, weight, Some(bias), options);
     }
 
@@ -99,7 +110,7 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tens
         bias.clone().try_into_primitive::<TrackedFlex>(),
     );
     if let (Ok(x), Ok(weight), Ok(bias)) = tracked {
-        return Tensor::from_primitive::<TrackedFlex>(tracked_conv3x3(x, weight, bias));
+        return Tensor::from_primitive::<TrackedFlex>(tracked_conv(x, weight, bias));
     }
 
     let plain = (
@@ -122,11 +133,11 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tens
     conv2d(x, weight, Some(bias), options)
 }
 
-/// The autodiff record of [`conv3x3`]: keeps the input and the weight for the backward pass.
+/// The autodiff record of [`conv_same`]: keeps the input and the weight for the backward pass.
 #[derive(Debug)]
-struct Conv3x3Backward;
+struct ConvBackward;
 
-impl Backward<Flex, 3> for Conv3x3Backward {
+impl Backward<Flex, 3> for ConvBackward {
     type State = (FlexTensor, FlexTensor, ConvShape);
 
     fn backward(
@@ -140,11 +151,13 @@ impl Backward<Flex, 3> for Conv3x3Backward {
         let (x, weight, shape) = ops.state;
         let dy = grad
             .as_slice::<f32>()
-            .expect("conv3x3: contiguous f32 output gradient");
-        let x = x.as_slice::<f32>().expect("conv3x3: contiguous f32 input");
+            .expect("conv_same: contiguous f32 output gradient");
+        let x = x
+            .as_slice::<f32>()
+            .expect("conv_same: contiguous f32 input");
         let weight = weight
             .as_slice::<f32>()
-            .expect("conv3x3: contiguous f32 weight");
+            .expect("conv_same: contiguous f32 weight");
 
         if let Some(node) = node_x {
             let dx = input_grad(dy, weight, shape);
@@ -153,10 +166,13 @@ impl Backward<Flex, 3> for Conv3x3Backward {
         }
         if let Some(node) = node_weight {
             let dw = weight_grad(x, dy, shape);
-            grads.register::<Flex>(
-                node.id,
-                flex(dw, &[shape.channels_out, shape.channels_in, 3, 3]),
-            );
+            let dims = [
+                shape.channels_out,
+                shape.channels_in,
+                shape.kernel,
+                shape.kernel,
+            ];
+            grads.register::<Flex>(node.id, flex(dw, &dims));
         }
         if let Some(node) = node_bias {
             grads.register::<Flex>(node.id, flex(bias_grad(dy, shape), &[shape.channels_out]));
@@ -164,8 +180,8 @@ impl Backward<Flex, 3> for Conv3x3Backward {
     }
 }
 
-/// Forward pass on tracked CPU tensors, recording [`Conv3x3Backward`].
-fn tracked_conv3x3(x: Tracked, weight: Tracked, bias: Tracked) -> Tracked {
+/// Forward pass on tracked CPU tensors, recording [`ConvBackward`].
+fn tracked_conv(x: Tracked, weight: Tracked, bias: Tracked) -> Tracked {
     let x_host = x.primitive().to_contiguous();
     let weight_host = weight.primitive().to_contiguous();
     let bias_host = bias.primitive().to_contiguous();
@@ -182,7 +198,7 @@ fn tracked_conv3x3(x: Tracked, weight: Tracked, bias: Tracked) -> Tracked {
         &[shape.batch, shape.channels_out, shape.height, shape.width],
     );
 
-    match Conv3x3Backward
+    match ConvBackward
         .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
         .compute_bound()
         .stateful()
@@ -192,7 +208,7 @@ fn tracked_conv3x3(x: Tracked, weight: Tracked, bias: Tracked) -> Tracked {
     }
 }
 
-/// The sizes of a convolution of `x` `[b, c_in, h, w]` with `weight` `[c_out, c_in, 3, 3]`.
+/// The sizes of a convolution of `x` `[b, c_in, h, w]` with `weight` `[c_out, c_in, k, k]`.
 fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
     let x_dims = x.layout().shape();
     let w_dims = weight.layout().shape();
@@ -202,6 +218,7 @@ fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
         channels_out: w_dims[0],
         height: x_dims[2],
         width: x_dims[3],
+        kernel: w_dims[2],
     }
 }
 
@@ -209,7 +226,7 @@ fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
 fn host(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
-        .expect("conv3x3: contiguous f32 tensor")
+        .expect("conv_same: contiguous f32 tensor")
 }
 
 /// A contiguous CPU tensor of `dims` holding `values`.
@@ -217,8 +234,10 @@ fn flex(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
 }
 
-/// Unfolds one image `[c_in, h, w]` into `col`, `[9 c_in, h w]` row-major (see the module docs).
+/// Unfolds one image `[c_in, h, w]` into `col`, `[9 c_in, h w]` row-major, for a 3x3 kernel (see
+/// the module docs).
 fn unfold(image: &[f32], channels: usize, height: usize, width: usize, col: &mut [f32]) {
+    const TAPS: usize = 9;
     let pixels = height * width;
     for channel in 0..channels {
         let plane = &image[channel * pixels..(channel + 1) * pixels];
@@ -262,9 +281,9 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
     out.par_chunks_mut(shape.channels_out * pixels)
         .zip(x.par_chunks(shape.channels_in * pixels))
         .for_each_init(
-            || vec![0.0f32; taps_in * pixels],
+            || vec![0.0f32; unfold_len(shape)],
             |col, (out, image)| {
-                unfold(image, shape.channels_in, shape.height, shape.width, col);
+                let col = unfolded(image, shape, col);
                 let col = MatRef::from_row_major_slice(col, taps_in, pixels);
                 let dst = MatMut::from_row_major_slice_mut(out, shape.channels_out, pixels);
                 matmul(dst, Accum::Replace, weight, col, 1.0, Par::Seq);
@@ -278,21 +297,40 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: ConvShape
     out
 }
 
+/// Length of the unfold buffer of one image: none for a 1x1 kernel, which reads the image.
+fn unfold_len(shape: ConvShape) -> usize {
+    if shape.kernel == 1 {
+        0
+    } else {
+        shape.taps_in() * shape.pixels()
+    }
+}
+
+/// The unfolded image `[taps c_in, h w]`: the image itself for a 1x1 kernel, else `buffer`.
+fn unfolded<'a>(image: &'a [f32], shape: ConvShape, buffer: &'a mut [f32]) -> &'a [f32] {
+    if shape.kernel == 1 {
+        return image;
+    }
+    unfold(image, shape.channels_in, shape.height, shape.width, buffer);
+    buffer
+}
+
 /// `dx_b = W' · col(dy_b)`: the input gradient as a convolution with the flipped, transposed
 /// kernel (see the module docs). Returns `[batch, c_in, h, w]`.
 pub fn input_grad(dy: &[f32], weight: &[f32], shape: ConvShape) -> Vec<f32> {
-    let flipped = flip_transpose(weight, shape.channels_out, shape.channels_in);
+    let flipped = flip_transpose(weight, shape);
     forward(dy, &flipped, None, shape.transposed())
 }
 
-/// `W'[ci, co, kh, kw] = W[co, ci, 2 - kh, 2 - kw]`.
-fn flip_transpose(weight: &[f32], channels_out: usize, channels_in: usize) -> Vec<f32> {
+/// `W'[ci, co, kh, kw] = W[co, ci, k - 1 - kh, k - 1 - kw]`.
+fn flip_transpose(weight: &[f32], shape: ConvShape) -> Vec<f32> {
+    let (taps, channels_out, channels_in) = (shape.taps(), shape.channels_out, shape.channels_in);
     let mut flipped = vec![0.0f32; weight.len()];
     for co in 0..channels_out {
         for ci in 0..channels_in {
-            for tap in 0..TAPS {
-                flipped[(ci * channels_out + co) * TAPS + (TAPS - 1 - tap)] =
-                    weight[(co * channels_in + ci) * TAPS + tap];
+            for tap in 0..taps {
+                flipped[(ci * channels_out + co) * taps + (taps - 1 - tap)] =
+                    weight[(co * channels_in + ci) * taps + tap];
             }
         }
     }
@@ -308,24 +346,18 @@ pub fn weight_grad(x: &[f32], dy: &[f32], shape: ConvShape) -> Vec<f32> {
     (0..shape.batch)
         .into_par_iter()
         .fold(
-            || (vec![0.0f32; size], vec![0.0f32; taps_in * pixels]),
-            |(mut acc, mut col), b| {
+            || (vec![0.0f32; size], vec![0.0f32; unfold_len(shape)]),
+            |(mut acc, mut buffer), b| {
                 let image =
                     &x[b * shape.channels_in * pixels..(b + 1) * shape.channels_in * pixels];
-                unfold(
-                    image,
-                    shape.channels_in,
-                    shape.height,
-                    shape.width,
-                    &mut col,
-                );
+                let col = unfolded(image, shape, &mut buffer);
                 let grad =
                     &dy[b * shape.channels_out * pixels..(b + 1) * shape.channels_out * pixels];
                 let grad = MatRef::from_row_major_slice(grad, shape.channels_out, pixels);
-                let col_t = MatRef::from_row_major_slice(&col, taps_in, pixels).transpose();
+                let col_t = MatRef::from_row_major_slice(col, taps_in, pixels).transpose();
                 let dst = MatMut::from_row_major_slice_mut(&mut acc, shape.channels_out, taps_in);
                 matmul(dst, Accum::Add, grad, col_t, 1.0, Par::Seq);
-                (acc, col)
+                (acc, buffer)
             },
         )
         .map(|(acc, _)| acc)
@@ -363,11 +395,12 @@ mod tests {
 
     /// burn's generic convolution with the same options, the reference of every test.
     fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+        let pad = weight.dims()[2] / 2;
         conv2d(
             x,
             weight,
             Some(bias),
-            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
         )
     }
 
@@ -375,7 +408,7 @@ mod tests {
     fn unfold_places_each_tap_and_zero_pads() {
         // One 2 x 3 channel holding 1..=6: tap (kh, kw) reads the pixel at (y + kh - 1, x + kw - 1).
         let image: Vec<f32> = (1..=6).map(|v| v as f32).collect();
-        let mut col = vec![f32::NAN; TAPS * 6];
+        let mut col = vec![f32::NAN; 9 * 6];
         unfold(&image, 1, 2, 3, &mut col);
 
         let centre = &col[4 * 6..5 * 6];
@@ -389,71 +422,79 @@ mod tests {
     #[test]
     fn forward_matches_burn_conv2d_without_autodiff() {
         let device = Device::flex();
-        let x = random([2, 3, 5, 6], &device);
-        let weight = random([4, 3, 3, 3], &device);
-        let bias = random([4], &device);
+        for kernel in [1, 3] {
+            let x = random([2, 3, 5, 6], &device);
+            let weight = random([4, 3, kernel, kernel], &device);
+            let bias = random([4], &device);
 
-        let ours = conv3x3(x.clone(), weight.clone(), Some(bias.clone()));
-        let theirs = reference(x, weight, bias);
-        ours.into_data()
-            .assert_approx_eq::<f32>(&theirs.into_data(), Tolerance::absolute(1e-4));
+            let ours = conv_same(x.clone(), weight.clone(), Some(bias.clone()));
+            let theirs = reference(x, weight, bias);
+            ours.into_data()
+                .assert_approx_eq::<f32>(&theirs.into_data(), Tolerance::absolute(1e-4));
+        }
     }
 
     #[test]
     fn gradients_match_burn_conv2d() {
         let device = Device::flex().autodiff();
-        let x = random([3, 4, 6, 5], &device).require_grad();
-        let weight = random([5, 4, 3, 3], &device).require_grad();
-        let bias = random([5], &device).require_grad();
-        // A random linear functional of the output, so that every output entry has its own weight.
-        let probe = random([3, 5, 6, 5], &device);
+        for kernel in [1, 3] {
+            let x = random([3, 4, 6, 5], &device).require_grad();
+            let weight = random([5, 4, kernel, kernel], &device).require_grad();
+            let bias = random([5], &device).require_grad();
+            // A random linear functional of the output: every output entry has its own weight.
+            let probe = random([3, 5, 6, 5], &device);
 
-        let ours = conv3x3(x.clone(), weight.clone(), Some(bias.clone()));
-        let theirs = reference(x.clone(), weight.clone(), bias.clone());
-        ours.clone()
-            .into_data()
-            .assert_approx_eq::<f32>(&theirs.clone().into_data(), Tolerance::absolute(1e-4));
+            let ours = conv_same(x.clone(), weight.clone(), Some(bias.clone()));
+            let theirs = reference(x.clone(), weight.clone(), bias.clone());
+            ours.clone()
+                .into_data()
+                .assert_approx_eq::<f32>(&theirs.clone().into_data(), Tolerance::absolute(1e-4));
 
-        let ours = (ours * probe.clone()).sum().backward();
-        let theirs = (theirs * probe).sum().backward();
-        let tolerance = Tolerance::absolute(1e-3);
-        for (name, ours, theirs) in [
-            ("x", x.grad(&ours), x.grad(&theirs)),
-            ("weight", weight.grad(&ours), weight.grad(&theirs)),
-        ] {
-            let (ours, theirs) = (ours.expect(name), theirs.expect(name));
+            let ours = (ours * probe.clone()).sum().backward();
+            let theirs = (theirs * probe).sum().backward();
+            let tolerance = Tolerance::absolute(1e-3);
+            for (ours, theirs) in [
+                (x.grad(&ours), x.grad(&theirs)),
+                (weight.grad(&ours), weight.grad(&theirs)),
+            ] {
+                let (ours, theirs) = (ours.expect("tracked"), theirs.expect("tracked"));
+                ours.into_data()
+                    .assert_approx_eq::<f32>(&theirs.into_data(), tolerance);
+            }
+            let (ours, theirs) = (bias.grad(&ours).unwrap(), bias.grad(&theirs).unwrap());
             ours.into_data()
                 .assert_approx_eq::<f32>(&theirs.into_data(), tolerance);
         }
-        let (ours, theirs) = (bias.grad(&ours).unwrap(), bias.grad(&theirs).unwrap());
-        ours.into_data()
-            .assert_approx_eq::<f32>(&theirs.into_data(), tolerance);
     }
 
     #[test]
     fn input_gradient_is_the_adjoint_of_the_forward_map() {
         // <conv(x), y> = <x, conv^T(y)> for the linear map without bias.
-        let shape = ConvShape {
-            batch: 2,
-            channels_in: 3,
-            channels_out: 2,
-            height: 4,
-            width: 7,
-        };
-        let values = |n: usize, seed: f32| -> Vec<f32> {
-            (0..n).map(|i| (i as f32 * 0.37 + seed).sin()).collect()
-        };
-        let x = values(shape.batch * shape.channels_in * shape.pixels(), 0.1);
-        let y = values(shape.batch * shape.channels_out * shape.pixels(), 0.7);
-        let weight = values(shape.channels_out * shape.taps_in(), 1.3);
+        for kernel in [1, 3] {
+            let shape = ConvShape {
+                batch: 2,
+                channels_in: 3,
+                channels_out: 2,
+                height: 4,
+                width: 7,
+                kernel,
+            };
+            let values = |n: usize, seed: f32| -> Vec<f32> {
+                (0..n).map(|i| (i as f32 * 0.37 + seed).sin()).collect()
+            };
+            let x = values(shape.batch * shape.channels_in * shape.pixels(), 0.1);
+            let y = values(shape.batch * shape.channels_out * shape.pixels(), 0.7);
+            let weight = values(shape.channels_out * shape.taps_in(), 1.3);
 
-        let forward_x = forward(&x, &weight, None, shape);
-        let adjoint_y = input_grad(&y, &weight, shape);
-        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a * b) as f64).sum::<f64>();
-        let (left, right) = (dot(&forward_x, &y), dot(&x, &adjoint_y));
-        assert!(
-            (left - right).abs() < 1e-4 * left.abs().max(1.0),
-            "{left} vs {right}"
-        );
+            let forward_x = forward(&x, &weight, None, shape);
+            let adjoint_y = input_grad(&y, &weight, shape);
+            let dot =
+                |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a * b) as f64).sum::<f64>();
+            let (left, right) = (dot(&forward_x, &y), dot(&x, &adjoint_y));
+            assert!(
+                (left - right).abs() < 1e-4 * left.abs().max(1.0),
+                "{left} vs {right}"
+            );
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Hand-written CPU kernels for the measured hot spots of a training step: the 3x3 convolution
-//! and the spatial layer norm followed by SiLU. Each is one autodiff operation on burn's CPU
+//! Hand-written CPU kernels for the measured hot spots of a training step: the 3x3 and 1x1
+//! convolutions and the spatial layer norm followed by SiLU. Each is one autodiff operation on burn's CPU
 //! backend and falls back to burn's generic operations on every other backend.
 //!
 //! [`use_generic`] routes every call to the generic operations instead, to measure what the
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub mod conv;
 pub mod norm;
 
-pub use conv::conv3x3;
+pub use conv::conv_same;
 pub use norm::layer_norm_silu;
 
 /// Whether the kernels are bypassed for burn's generic operations (process-wide).

@@ -194,23 +194,113 @@ fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
 }
 
 /// `SiLU(z) = z sigmoid(z)` and its derivative `s (1 + z (1 - s))`.
-#[inline]
+#[inline(always)]
 fn silu_and_slope(z: f32) -> (f32, f32) {
-    let s = 1.0 / (1.0 + (-z).exp());
+    let s = 1.0 / (1.0 + exp(-z));
     (z * s, s * (1.0 + z * (1.0 - s)))
 }
 
-/// Mean and `1 / sqrt(var + eps)` of one plane (biased variance, accumulated in f64).
+/// `e^x` within about two units in the last place, for `x` clamped to `[-87, 88]`.
+///
+/// Branch-free and made of plain float and integer arithmetic, so that loops over it vectorise
+/// (the library `expf` is a call per element): with `x = n ln 2 + r`, `|r| <= ln 2 / 2`, `e^r` is
+/// its degree-6 Taylor polynomial (remainder below `1.2e-7` relative) and `2^n` is built from the
+/// exponent bits.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    // Adding 1.5 * 2^23 rounds to the nearest integer n, held in the last mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    const ROUND_BITS: u32 = 0x4B40_0000;
+    // ln 2 split in two so that n * LN2_HIGH is exact for |n| < 2^9.
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+
+    let x = x.clamp(-87.0, 88.0);
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = x - n * LN2_HIGH - n * LN2_LOW;
+    let poly = 1.0
+        + r * (1.0
+            + r * (1.0 / 2.0
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let two_to_n = shifted.to_bits().wrapping_sub(ROUND_BITS).wrapping_add(127) << 23;
+    poly * f32::from_bits(two_to_n)
+}
+
+/// Lanes of the partial sums below: independent accumulators that the compiler keeps in one
+/// vector register.
+const LANES: usize = 8;
+
+/// `sum f(v)` over `values`, accumulated in [`LANES`] independent f32 partial sums.
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    let mut lanes = [0.0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v);
+        }
+    }
+    lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+}
+
+/// Calls `$plain(args)`, or `$avx2(args)` (the same code compiled for AVX2 and FMA, so that its
+/// loops vectorise eight floats wide) on CPUs that have both.
+macro_rules! dispatch_simd {
+    ($plain:ident, $avx2:ident, ($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked at run time), which is the one
+                // requirement for calling a function compiled with those target features.
+                unsafe { $avx2($($arg),*) }
+            } else {
+                $plain($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $plain($($arg),*)
+        }
+    }};
+}
+
+/// Whether this CPU has AVX2 and FMA (the standard library caches the detection).
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// [`forward_plane`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn forward_plane_avx2(input: &[f32], out: &mut [f32], scale: f32, bias: f32, eps: f32) -> Moments {
+    forward_plane(input, out, scale, bias, eps)
+}
+
+/// [`backward_plane`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn backward_plane_avx2(
+    input: &[f32],
+    grad: &[f32],
+    out: &mut [f32],
+    moments: Moments,
+    gain: f32,
+    shift: f32,
+) -> (f64, f64) {
+    backward_plane(input, grad, out, moments, gain, shift)
+}
+
+/// Mean and `1 / sqrt(var + eps)` of one plane (biased variance, two passes).
+#[inline(always)]
 fn moments(plane: &[f32], eps: f32) -> Moments {
     let n = plane.len() as f64;
-    let mean = plane.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = plane
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
+    let mean = (lane_sum(plane, |v| v) / n) as f32;
+    let var = lane_sum(plane, |v| (v - mean) * (v - mean)) / n;
     Moments {
-        mean: mean as f32,
+        mean,
         rstd: (1.0 / (var + eps as f64).sqrt()) as f32,
     }
 }
@@ -230,16 +320,26 @@ fn forward(
         .enumerate()
         .map(|(plane, (out, input))| {
             let channel = plane % planes.channels;
-            let stats = moments(input, eps);
-            let gain = stats.rstd * scale[channel];
-            let shift = bias[channel] - stats.mean * gain;
-            for (out, &v) in out.iter_mut().zip(input) {
-                *out = silu_and_slope(v * gain + shift).0;
-            }
-            stats
+            dispatch_simd!(
+                forward_plane,
+                forward_plane_avx2,
+                (input, out, scale[channel], bias[channel], eps)
+            )
         })
         .collect();
     (y, moments)
+}
+
+/// One plane of [`forward`]: writes `silu(scale xhat + bias)` into `out`, returns the moments.
+#[inline(always)]
+fn forward_plane(input: &[f32], out: &mut [f32], scale: f32, bias: f32, eps: f32) -> Moments {
+    let stats = moments(input, eps);
+    let gain = stats.rstd * scale;
+    let shift = bias - stats.mean * gain;
+    for (out, &v) in out.iter_mut().zip(input) {
+        *out = silu_and_slope(v * gain + shift).0;
+    }
+    stats
 }
 
 /// Gradients of [`forward`] with respect to `x`, `scale` and `bias`.
@@ -269,28 +369,12 @@ fn backward(
         .enumerate()
         .map(|(plane, (out, (input, grad)))| {
             let channel = plane % planes.channels;
-            let Moments { mean, rstd } = moments[plane];
             let (gain, shift) = (scale[channel], bias[channel]);
-
-            // Pass 1: g into `out`, and the two sums.
-            let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
-            for ((out, &v), &d) in out.iter_mut().zip(input).zip(grad) {
-                let xhat = (v - mean) * rstd;
-                let g = d * silu_and_slope(gain * xhat + shift).1;
-                *out = g;
-                sum_g += g as f64;
-                sum_gx += (g * xhat) as f64;
-            }
-
-            // Pass 2: dx = scale rstd (g - mean(g) - xhat mean(g xhat)).
-            let n = planes.pixels as f64;
-            let (mean_g, mean_gx) = ((sum_g / n) as f32, (sum_gx / n) as f32);
-            let factor = gain * rstd;
-            for (out, &v) in out.iter_mut().zip(input) {
-                let xhat = (v - mean) * rstd;
-                *out = factor * (*out - mean_g - xhat * mean_gx);
-            }
-            (sum_g, sum_gx)
+            dispatch_simd!(
+                backward_plane,
+                backward_plane_avx2,
+                (input, grad, out, moments[plane], gain, shift)
+            )
         })
         .collect();
 
@@ -305,6 +389,63 @@ fn backward(
         scale: dscale.into_iter().map(|v| v as f32).collect(),
         bias: dbias.into_iter().map(|v| v as f32).collect(),
     }
+}
+
+/// One plane of [`backward`]: writes `dx` into `out`, returns `(sum g, sum g xhat)`.
+#[inline(always)]
+fn backward_plane(
+    input: &[f32],
+    grad: &[f32],
+    out: &mut [f32],
+    moments: Moments,
+    gain: f32,
+    shift: f32,
+) -> (f64, f64) {
+    let Moments { mean, rstd } = moments;
+    let pixels = input.len();
+
+    // Pass 1: g into `out`, and the two sums (in lanes, as in `lane_sum`).
+    let slope = |v: f32, d: f32| {
+        let xhat = (v - mean) * rstd;
+        let g = d * silu_and_slope(gain * xhat + shift).1;
+        (g, g * xhat)
+    };
+    let (mut lanes_g, mut lanes_gx) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let mut chunks = out
+        .chunks_exact_mut(LANES)
+        .zip(input.chunks_exact(LANES).zip(grad.chunks_exact(LANES)));
+    for (out, (input, grad)) in &mut chunks {
+        for lane in 0..LANES {
+            let (g, gx) = slope(input[lane], grad[lane]);
+            out[lane] = g;
+            lanes_g[lane] += g;
+            lanes_gx[lane] += gx;
+        }
+    }
+    let done = out.len() / LANES * LANES;
+    let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
+    for ((out, &v), &d) in out[done..]
+        .iter_mut()
+        .zip(&input[done..])
+        .zip(&grad[done..])
+    {
+        let (g, gx) = slope(v, d);
+        *out = g;
+        sum_g += g as f64;
+        sum_gx += gx as f64;
+    }
+    sum_g += lanes_g.iter().map(|&v| v as f64).sum::<f64>();
+    sum_gx += lanes_gx.iter().map(|&v| v as f64).sum::<f64>();
+
+    // Pass 2: dx = scale rstd (g - mean(g) - xhat mean(g xhat)).
+    let n = pixels as f64;
+    let (mean_g, mean_gx) = ((sum_g / n) as f32, (sum_gx / n) as f32);
+    let factor = gain * rstd;
+    for (out, &v) in out.iter_mut().zip(input) {
+        let xhat = (v - mean) * rstd;
+        *out = factor * (*out - mean_g - xhat * mean_gx);
+    }
+    (sum_g, sum_gx)
 }
 
 #[cfg(test)]
@@ -366,6 +507,19 @@ mod tests {
             ours.into_data()
                 .assert_approx_eq::<f32>(&theirs.into_data(), tolerance);
         }
+    }
+
+    #[test]
+    fn exp_is_accurate_to_a_few_ulp_and_saturates() {
+        let mut worst = 0.0f64;
+        for i in -8700..=8800 {
+            let x = i as f32 * 0.01;
+            let exact = (x as f64).exp();
+            worst = worst.max(((exp(x) as f64 - exact) / exact).abs());
+        }
+        assert!(worst < 4e-7, "worst relative error {worst}");
+        assert!(exp(-1000.0) > 0.0 && exp(-1000.0) < 1e-37);
+        assert!(exp(1000.0).is_finite() && exp(1000.0) > 1e38);
     }
 
     #[test]

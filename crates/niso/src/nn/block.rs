@@ -5,7 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::{Device, Tensor};
 
-use crate::kernels::conv3x3;
+use crate::kernels::conv_same;
 use crate::nn::SpatialLayerNorm;
 
 /// A per-pixel linear map over channels with bias (a 1x1 convolution).
@@ -24,7 +24,7 @@ impl Dense {
 
     /// `[batch, c_in, h, w] -> [batch, c_out, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(x)
+        conv_with(&self.conv, x)
     }
 }
 
@@ -57,16 +57,16 @@ impl ResBlock {
 
     /// `[batch, c_in, h, w] -> [batch, c_out, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = conv3x3_with(&self.conv_in, self.norm_in.forward_silu(x.clone()));
-        let h = conv3x3_with(&self.conv_out, self.norm_out.forward_silu(h));
+        let h = conv_with(&self.conv_in, self.norm_in.forward_silu(x.clone()));
+        let h = conv_with(&self.conv_out, self.norm_out.forward_silu(h));
         h + self.skip.forward(x)
     }
 }
 
-/// Applies a 3x3, stride-1, padding-1 convolution layer through [`conv3x3`], which has
-/// hand-written kernels on the CPU (the layer keeps burn's parameters and checkpoint names).
-fn conv3x3_with(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    conv3x3(
+/// Applies a stride-1, size-preserving convolution layer (1x1 or 3x3) through [`conv_same`], which
+/// has hand-written kernels on the CPU (the layer keeps burn's parameters and checkpoint names).
+fn conv_with(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv_same(
         x,
         layer.weight.val(),
         layer.bias.as_ref().map(|bias| bias.val()),
