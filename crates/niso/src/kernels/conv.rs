@@ -7,8 +7,8 @@
 //!
 //! ```text
 //!     col[ci * 9 + 3 kh + kw, y * w + x] = input[ci, y + kh - 1, x + kw - 1]   (0 outside)
-//!     forward:   out_b  = W · col(x_b) + bias        W: [c_out, 9 c_in]
-//!     x-grad:    dx_b   = W' · col(dy_b)             W'[ci, co, kh, kw] = W[co, ci, 2 - kh, 2 - kw]
+//!     forward:   out_b  = W · col(x_b) + bias  W: [c_out, 9 c_in]
+//!     x-grad:    dx_b   = W' · col(dy_b)       W'[ci, co, kh, kw] = W[co, ci, 2 - kh, 2 - kw]
 //!     w-grad:    dW     = sum_b dy_b · col(x_b)^T
 //!     bias-grad: db[co] = sum_{b, y, x} dy[b, co, y, x]
 //! ```
@@ -23,19 +23,15 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::backend::Flex;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-/// The CPU backend with gradient tracking, as the dispatch layer builds it by default.
-type TrackedFlex = Autodiff<Flex>;
-
-/// A float tensor of [`TrackedFlex`]: a CPU tensor with its autodiff node.
-type Tracked = <TrackedFlex as BackendTypes>::FloatTensorPrimitive;
+use super::{flex, host, Tracked, TrackedFlex};
 
 /// Sizes of one convolution over NCHW tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,15 +145,7 @@ impl Backward<Flex, 3> for ConvBackward {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
         let (x, weight, shape) = ops.state;
-        let dy = grad
-            .as_slice::<f32>()
-            .expect("conv_same: contiguous f32 output gradient");
-        let x = x
-            .as_slice::<f32>()
-            .expect("conv_same: contiguous f32 input");
-        let weight = weight
-            .as_slice::<f32>()
-            .expect("conv_same: contiguous f32 weight");
+        let (dy, x, weight) = (host(&grad), host(&x), host(&weight));
 
         if let Some(node) = node_x {
             let dx = input_grad(dy, weight, shape);
@@ -220,18 +208,6 @@ fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
         width: x_dims[3],
         kernel: w_dims[2],
     }
-}
-
-/// The values of a contiguous f32 CPU tensor.
-fn host(tensor: &FlexTensor) -> &[f32] {
-    tensor
-        .as_slice::<f32>()
-        .expect("conv_same: contiguous f32 tensor")
-}
-
-/// A contiguous CPU tensor of `dims` holding `values`.
-fn flex(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
 }
 
 /// Unfolds one image `[c_in, h, w]` into `col`, `[9 c_in, h w]` row-major, for a 3x3 kernel (see
@@ -406,7 +382,7 @@ mod tests {
 
     #[test]
     fn unfold_places_each_tap_and_zero_pads() {
-        // One 2 x 3 channel holding 1..=6: tap (kh, kw) reads the pixel at (y + kh - 1, x + kw - 1).
+        // One 2 x 3 channel holding 1..=6: tap (kh, kw) reads pixel (y + kh - 1, x + kw - 1).
         let image: Vec<f32> = (1..=6).map(|v| v as f32).collect();
         let mut col = vec![f32::NAN; 9 * 6];
         unfold(&image, 1, 2, 3, &mut col);

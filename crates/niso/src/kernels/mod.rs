@@ -1,11 +1,15 @@
 //! Hand-written CPU kernels for the measured hot spots of a training step: the 3x3 and 1x1
-//! convolutions and the spatial layer norm followed by SiLU. Each is one autodiff operation on burn's CPU
-//! backend and falls back to burn's generic operations on every other backend.
+//! convolutions and the spatial layer norm followed by SiLU. Each is one autodiff operation on
+//! burn's CPU backend and falls back to burn's generic operations on every other backend.
 //!
 //! [`use_generic`] routes every call to the generic operations instead, to measure what the
 //! kernels give (`niso bench step --generic-kernels`) or to rule them out when debugging.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::tensor::TensorData;
 
 pub mod conv;
 pub mod norm;
@@ -24,4 +28,22 @@ pub fn use_generic(generic: bool) {
 /// Whether the hand-written kernels may run (see [`use_generic`]).
 pub fn enabled() -> bool {
     !GENERIC_ONLY.load(Ordering::Relaxed)
+}
+
+/// The CPU backend with gradient tracking, as the dispatch layer builds it by default.
+type TrackedFlex = Autodiff<Flex>;
+
+/// A float tensor of [`TrackedFlex`]: a CPU tensor with its autodiff node.
+type Tracked = <TrackedFlex as BackendTypes>::FloatTensorPrimitive;
+
+/// The values of a contiguous f32 CPU tensor (the kernels check the float type before).
+fn host(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("kernels: a contiguous f32 CPU tensor")
+}
+
+/// A contiguous CPU tensor of `dims` holding `values`.
+fn flex(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
 }

@@ -24,16 +24,12 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::backend::Flex;
 use burn::tensor::activation::silu;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-/// The CPU backend with gradient tracking, as the dispatch layer builds it by default.
-type TrackedFlex = Autodiff<Flex>;
-
-/// A float tensor of [`TrackedFlex`]: a CPU tensor with its autodiff node.
-type Tracked = <TrackedFlex as BackendTypes>::FloatTensorPrimitive;
+use super::{flex, host, Tracked, TrackedFlex};
 
 /// `silu(LN(x))` on `[batch, c, h, w]`: per-sample, per-channel normalisation over the spatial
 /// axes with learned `scale` and `bias` (`[c]` each), then SiLU. `eps` is added to the variance.
@@ -72,7 +68,7 @@ pub fn layer_norm_silu(x: Tensor<4>, scale: Tensor<1>, bias: Tensor<1>, eps: f64
         );
         let planes = Planes::of(&x);
         let (y, _) = forward(host(&x), host(&scale), host(&bias), planes, eps as f32);
-        return Tensor::from_primitive::<Flex>(flex(y, x.layout().shape().to_vec()));
+        return Tensor::from_primitive::<Flex>(flex(y, x.layout().shape()));
     }
 
     generic(x, scale, bias, eps)
@@ -144,13 +140,13 @@ impl Backward<Flex, 3> for LayerNormSiluBackward {
             planes,
         );
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, flex(grad.x, dims));
+            grads.register::<Flex>(node.id, flex(grad.x, &dims));
         }
         if let Some(node) = node_scale {
-            grads.register::<Flex>(node.id, flex(grad.scale, vec![planes.channels]));
+            grads.register::<Flex>(node.id, flex(grad.scale, &[planes.channels]));
         }
         if let Some(node) = node_bias {
-            grads.register::<Flex>(node.id, flex(grad.bias, vec![planes.channels]));
+            grads.register::<Flex>(node.id, flex(grad.bias, &[planes.channels]));
         }
     }
 }
@@ -169,7 +165,7 @@ fn tracked_layer_norm_silu(x: Tracked, scale: Tracked, bias: Tracked, eps: f64) 
         planes,
         eps as f32,
     );
-    let y = flex(y, x_host.layout().shape().to_vec());
+    let y = flex(y, x_host.layout().shape());
 
     match LayerNormSiluBackward
         .prepare::<NoCheckpointing>([x.node(), scale.node(), bias.node()])
@@ -179,18 +175,6 @@ fn tracked_layer_norm_silu(x: Tracked, scale: Tracked, bias: Tracked, eps: f64) 
         OpsKind::Tracked(prep) => prep.finish((x_host, scale_host, bias_host, moments, planes), y),
         OpsKind::UnTracked(prep) => prep.finish(y),
     }
-}
-
-/// The values of a contiguous f32 CPU tensor.
-fn host(tensor: &FlexTensor) -> &[f32] {
-    tensor
-        .as_slice::<f32>()
-        .expect("layer_norm_silu: contiguous f32 tensor")
-}
-
-/// A contiguous CPU tensor of `dims` holding `values`.
-fn flex(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, dims))
 }
 
 /// `SiLU(z) = z sigmoid(z)` and its derivative `s (1 + z (1 - s))`.
