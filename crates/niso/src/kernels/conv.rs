@@ -31,7 +31,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use super::{flex, host, Tracked, TrackedFlex};
+use super::{flex, host, lane_sum, Tracked, TrackedFlex};
 
 /// Sizes of one convolution over NCHW tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -349,13 +349,13 @@ pub fn weight_grad(x: &[f32], dy: &[f32], shape: ConvShape) -> Vec<f32> {
 /// `db[co] = sum_{b, y, x} dy[b, co, y, x]`.
 pub fn bias_grad(dy: &[f32], shape: ConvShape) -> Vec<f32> {
     let pixels = shape.pixels();
-    let mut db = vec![0.0f32; shape.channels_out];
+    let mut db = vec![0.0f64; shape.channels_out];
     for image in dy.chunks(shape.channels_out * pixels) {
         for (acc, plane) in db.iter_mut().zip(image.chunks(pixels)) {
-            *acc += plane.iter().sum::<f32>();
+            *acc += lane_sum(plane, |v| v);
         }
     }
-    db
+    db.into_iter().map(|v| v as f32).collect()
 }
 
 #[cfg(test)]

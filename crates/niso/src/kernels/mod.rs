@@ -47,3 +47,21 @@ fn host(tensor: &FlexTensor) -> &[f32] {
 fn flex(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
 }
+
+/// Lanes of the partial sums of [`lane_sum`]: independent accumulators that the compiler keeps in one
+/// vector register.
+const LANES: usize = 8;
+
+/// `sum f(v)` over `values`, accumulated in [`LANES`] independent f32 partial sums.
+#[inline(always)]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    let mut lanes = [0.0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v);
+        }
+    }
+    lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+}

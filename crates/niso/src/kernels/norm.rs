@@ -29,7 +29,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use super::{flex, host, Tracked, TrackedFlex};
+use super::{flex, host, lane_sum, Tracked, TrackedFlex, LANES};
 
 /// `silu(LN(x))` on `[batch, c, h, w]`: per-sample, per-channel normalisation over the spatial
 /// axes with learned `scale` and `bias` (`[c]` each), then SiLU. `eps` is added to the variance.
@@ -209,24 +209,6 @@ pub fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     let two_to_n = shifted.to_bits().wrapping_sub(ROUND_BITS).wrapping_add(127) << 23;
     poly * f32::from_bits(two_to_n)
-}
-
-/// Lanes of the partial sums below: independent accumulators that the compiler keeps in one
-/// vector register.
-const LANES: usize = 8;
-
-/// `sum f(v)` over `values`, accumulated in [`LANES`] independent f32 partial sums.
-#[inline(always)]
-fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    let mut lanes = [0.0f32; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += f(v);
-        }
-    }
-    lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
 }
 
 /// Calls `$plain(args)`, or `$avx2(args)` (the same code compiled for AVX2 and FMA, so that its
