@@ -141,3 +141,22 @@ fn a_short_run_writes_a_complete_report() {
         assert!(json.get(key).is_some(), "report.json lacks {key}");
     }
 }
+
+#[test]
+fn the_decay_ramp_is_linear_and_then_constant() {
+    let mut config = config(Manifold::Sphere);
+    config.data.decay = 3.0;
+    config.data.decay_start = Some(0.0);
+    config.data.decay_ramp_steps = 1000;
+    assert_eq!(config.data.decay_at(0), 0.0);
+    assert!((config.data.decay_at(250) - 0.75).abs() < 1e-12);
+    assert_eq!(config.data.decay_at(1000), 3.0);
+    assert_eq!(config.data.decay_at(5000), 3.0);
+
+    config.data.decay_start = None;
+    assert_eq!(config.data.decay_at(0), 3.0);
+
+    config.data.decay_start = Some(-1.0);
+    let error = config.validate().unwrap_err().to_string();
+    assert!(error.contains("data.decay_start"), "{error}");
+}

@@ -35,6 +35,7 @@ use crate::geometry::sphere::{
 use crate::geometry::torus::{
     circular_shift, eigenspaces, random_fields, stencil_laplacian, Eigenspaces,
 };
+use crate::geometry::Amplitudes;
 use crate::model::{LossConfig, Niso};
 use crate::nn::Identity;
 use crate::operator::{SpectralOperatorConfig, Spectrum};
@@ -86,6 +87,24 @@ pub struct LaplacianData {
     /// Sphere: coefficient variance `(1 + l)^-decay`.
     #[serde(default = "default_decay")]
     pub decay: f64,
+    /// Sphere: the decay at step 0; it moves linearly to `decay` over `decay_ramp_steps`
+    /// (absent: `decay` throughout). A flat start (0) gives every degree the same power, so
+    /// the basis captures all harmonics quickly; the steep final spectrum then lets spectral
+    /// dropout order them by degree.
+    #[serde(default)]
+    pub decay_start: Option<f64>,
+    /// Sphere: length of the decay ramp in steps.
+    #[serde(default)]
+    pub decay_ramp_steps: usize,
+    /// Torus: the exponent `p` of the power spectrum `1/f^p` (2, that of natural images, when
+    /// absent).
+    #[serde(default = "default_power_exponent")]
+    pub power_exponent: f64,
+    /// Gaussian spectral coefficients (each signal's spectrum a noisy sample of the prescribed
+    /// one) or exact amplitudes with random phases/directions (every signal has exactly the
+    /// prescribed spectrum, which removes that sampling noise from the training signal).
+    #[serde(default)]
+    pub amplitudes: Amplitudes,
     /// Pairs drawn for evaluating `tau`.
     pub test_pairs: usize,
     /// Sphere: weight the reconstruction error of each grid point by its quadrature weight, so
@@ -102,6 +121,22 @@ fn default_degree() -> usize {
 
 fn default_decay() -> f64 {
     1.0
+}
+
+fn default_power_exponent() -> f64 {
+    2.0
+}
+
+impl LaplacianData {
+    /// The sphere's spectral decay at training step `step` (see [`LaplacianData::decay_start`]).
+    pub fn decay_at(&self, step: usize) -> f64 {
+        match self.decay_start {
+            Some(start) if step < self.decay_ramp_steps => {
+                start + (self.decay - start) * step as f64 / self.decay_ramp_steps as f64
+            }
+            _ => self.decay,
+        }
+    }
 }
 
 /// The whole Laplacian experiment.
@@ -167,6 +202,18 @@ impl LaplacianConfig {
                 return Err(Error::config(name, "must be at least 1"));
             }
         }
+        for (name, value) in [
+            ("data.decay", Some(self.data.decay)),
+            ("data.decay_start", self.data.decay_start),
+            ("data.power_exponent", Some(self.data.power_exponent)),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_finite() || *v < 0.0) {
+                return Err(Error::config(
+                    name,
+                    format!("must be a finite number >= 0, got {value}"),
+                ));
+            }
+        }
         if self.manifold == Manifold::Sphere && self.data.grid < 2 * (self.data.max_degree + 1) {
             return Err(Error::config(
                 "data.grid",
@@ -192,7 +239,6 @@ enum Domain {
     Sphere {
         grid: SphereGrid,
         max_degree: usize,
-        decay: f64,
         truth: Eigenspaces,
         harmonics: Mat<f64>,
     },
@@ -227,7 +273,6 @@ impl Domain {
                 Ok(Domain::Sphere {
                     grid,
                     max_degree,
-                    decay: config.data.decay,
                     truth,
                     harmonics,
                 })
@@ -241,10 +286,18 @@ impl Domain {
         }
     }
 
-    fn sample(&self, channels: usize, rng: &mut impl Rng) -> Result<SignalPair> {
+    /// One pair of signal stacks drawn as at training step `step` (the sphere's decay ramp).
+    fn sample(&self, data: &LaplacianData, step: usize, rng: &mut impl Rng) -> Result<SignalPair> {
         match self {
             Domain::Torus { side, .. } => {
-                let source = random_fields(*side, *side, channels, rng);
+                let source = random_fields(
+                    *side,
+                    *side,
+                    data.channels,
+                    data.power_exponent,
+                    data.amplitudes,
+                    rng,
+                );
                 let dy = rng.random_range(0..*side as i64) as isize;
                 let dx = rng.random_range(0..*side as i64) as isize;
                 let target = circular_shift(&source, *side, *side, dy, dx)?;
@@ -257,11 +310,16 @@ impl Domain {
             Domain::Sphere {
                 grid,
                 max_degree,
-                decay,
                 harmonics,
                 ..
             } => {
-                let coefficients = random_bandlimited(*max_degree, channels, *decay, rng);
+                let coefficients = random_bandlimited(
+                    *max_degree,
+                    data.channels,
+                    data.decay_at(step),
+                    data.amplitudes,
+                    rng,
+                );
                 let rotation = random_rotation(rng);
                 Ok(SignalPair {
                     source: harmonics * &coefficients,
@@ -354,7 +412,7 @@ pub fn run(
     };
     let model = trainer.fit(model, |model: &OperatorOnly, step, rng| {
         let pairs = (0..config.run.batch_size)
-            .map(|_| domain.sample(config.data.channels, rng))
+            .map(|_| domain.sample(&config.data, step, rng))
             .collect::<Result<Vec<_>>>()?;
         let sources: Vec<&Mat<f64>> = pairs.iter().map(|p| &p.source).collect();
         let targets: Vec<&Mat<f64>> = pairs.iter().map(|p| &p.target).collect();
@@ -510,7 +568,7 @@ fn evaluate(
     let mut wigner_sums: Vec<f64> = Vec::new();
     let mut tau_panels = Vec::new();
     for index in 0..config.data.test_pairs {
-        let pair = domain.sample(config.data.channels, &mut rng)?;
+        let pair = domain.sample(&config.data, config.run.steps, &mut rng)?;
         let dtype = spectrum.basis.dtype();
         let points =
             |signal: &Mat<f64>| crate::model::to_points(stack(&[signal], side, device).cast(dtype));

@@ -12,3 +12,19 @@ pub mod raster;
 pub mod spectral_metrics;
 pub mod sphere;
 pub mod torus;
+
+use serde::{Deserialize, Serialize};
+
+/// How the spectral amplitudes of a random signal are drawn (the torus's Fourier modes, the
+/// sphere's harmonic degrees).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Amplitudes {
+    /// Gaussian coefficients: each signal's power spectrum is a noisy sample of the prescribed
+    /// one.
+    #[default]
+    Gaussian,
+    /// Every signal has exactly the prescribed power spectrum; only the phases (torus) or the
+    /// directions within each degree (sphere) are random.
+    Exact,
+}

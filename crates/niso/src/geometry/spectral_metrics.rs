@@ -352,6 +352,7 @@ mod tests {
         rotated_signals, wigner_real,
     };
     use crate::geometry::torus::{eigenspaces, stencil_laplacian};
+    use crate::geometry::Amplitudes;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
     use rand_distr::StandardNormal;
@@ -529,7 +530,7 @@ mod tests {
             .collect();
 
         // Fit tau from band-limited signals and their rotations, projected with Phi^T M.
-        let coefficients = random_bandlimited(max_degree, 96, 1.0, &mut rng);
+        let coefficients = random_bandlimited(max_degree, 96, 1.0, Amplitudes::Gaussian, &mut rng);
         let rotation = random_rotation(&mut rng);
         let signals = real_harmonics(max_degree, &grid.points) * &coefficients;
         let rotated = rotated_signals(max_degree, &coefficients, &rotation, &grid.points);

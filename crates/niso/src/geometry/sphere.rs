@@ -32,6 +32,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::torus::Eigenspaces;
+use super::Amplitudes;
 
 /// Smallest absolute value of the random mean of a band-limited signal.
 const MIN_MEAN: f64 = 0.5;
@@ -239,27 +240,47 @@ pub fn rotate_points(rotation: &[[f64; 3]; 3], points: &[[f64; 3]]) -> Vec<[f64;
 
 /// Random harmonic coefficients, `(max_degree + 1)^2 x channels`, of band-limited signals.
 ///
-/// Coefficient `c_lm ~ N(0, (1 + l)^(-decay))`, except `c_00`, which is a mean of random sign
+/// Degree `l >= 1` has expected power `(1 + l)^(-decay)` per coefficient. With
+/// [`Amplitudes::Gaussian`] the coefficients are independent `N(0, (1 + l)^(-decay))`; with
+/// [`Amplitudes::Exact`] the `2l + 1` coefficients of each degree are a uniformly random
+/// direction scaled to the norm `sqrt((2l + 1) (1 + l)^(-decay))`, so every signal has exactly
+/// the expected power in every degree (rotations preserve it). `c_00` is a mean of random sign
 /// and magnitude in `[0.5, 1.5]` (times `sqrt(4 pi)`, as `Y_00 = 1 / sqrt(4 pi)`). Evaluate with
 /// `real_harmonics(max_degree, &grid.points) * coefficients`; see [`rotated_signals`].
 pub fn random_bandlimited<R: Rng + ?Sized>(
     max_degree: usize,
     channels: usize,
     decay: f64,
+    amplitudes: Amplitudes,
     rng: &mut R,
 ) -> Mat<f64> {
     let size = (max_degree + 1) * (max_degree + 1);
-    Mat::from_fn(size, channels, |index, _| {
-        if index == 0 {
-            let magnitude = rng.random_range(MIN_MEAN..MAX_MEAN);
-            let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
-            sign * magnitude * (4.0 * PI).sqrt()
-        } else {
-            let degree = (index as f64).sqrt().floor();
-            let std = (1.0 + degree).powf(-0.5 * decay);
-            std * rng.sample::<f64, _>(StandardNormal)
+    let mut coefficients = Mat::<f64>::zeros(size, channels);
+    for channel in 0..channels {
+        let magnitude = rng.random_range(MIN_MEAN..MAX_MEAN);
+        let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
+        coefficients[(0, channel)] = sign * magnitude * (4.0 * PI).sqrt();
+
+        for degree in 1..=max_degree {
+            let power = (1.0 + degree as f64).powf(-decay);
+            let rows = degree * degree..(degree + 1) * (degree + 1);
+            let draws: Vec<f64> = rows
+                .clone()
+                .map(|_| rng.sample::<f64, _>(StandardNormal))
+                .collect();
+            let scale = match amplitudes {
+                Amplitudes::Gaussian => power.sqrt(),
+                Amplitudes::Exact => {
+                    let norm = draws.iter().map(|x| x * x).sum::<f64>().sqrt();
+                    (rows.len() as f64 * power).sqrt() / norm.max(f64::MIN_POSITIVE)
+                }
+            };
+            for (row, draw) in rows.zip(draws) {
+                coefficients[(row, channel)] = scale * draw;
+            }
         }
-    })
+    }
+    coefficients
 }
 
 /// Samples the rotated signals `f(R^{-1} x)` at `points`, exactly, from harmonic coefficients.
@@ -518,7 +539,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(21);
         let max_degree = 7;
         let grid = driscoll_healy(16, 16);
-        let coefficients = random_bandlimited(max_degree, 4, 2.0, &mut rng);
+        let coefficients = random_bandlimited(max_degree, 4, 2.0, Amplitudes::Gaussian, &mut rng);
         let rotation = random_rotation(&mut rng);
         let rotated = rotated_signals(max_degree, &coefficients, &rotation, &grid.points);
 
@@ -541,5 +562,33 @@ mod tests {
             let mean = coefficients[(0, channel)] / (4.0 * PI).sqrt();
             assert!((MIN_MEAN..=MAX_MEAN).contains(&mean.abs()));
         }
+    }
+
+    #[test]
+    fn exact_bandlimited_signals_have_the_prescribed_power_per_degree() {
+        let mut rng = StdRng::seed_from_u64(23);
+        let (max_degree, channels, decay) = (7, 16, 3.0);
+        let coefficients =
+            random_bandlimited(max_degree, channels, decay, Amplitudes::Exact, &mut rng);
+        for channel in 0..channels {
+            let mean = coefficients[(0, channel)] / (4.0 * PI).sqrt();
+            assert!((MIN_MEAN..=MAX_MEAN).contains(&mean.abs()), "mean {mean}");
+            for degree in 1..=max_degree {
+                let rows = degree * degree..(degree + 1) * (degree + 1);
+                let power: f64 = rows
+                    .clone()
+                    .map(|row| coefficients[(row, channel)].powi(2))
+                    .sum();
+                let expected = (2 * degree + 1) as f64 * (1.0 + degree as f64).powf(-decay);
+                assert!(
+                    (power / expected - 1.0).abs() < 1e-12,
+                    "channel {channel} degree {degree}: power {power}, expected {expected}"
+                );
+            }
+        }
+        // The directions are random: two channels differ within a degree.
+        let first = coefficients.subrows(4, 5).col(0).to_owned();
+        let second = coefficients.subrows(4, 5).col(1).to_owned();
+        assert!((&first - &second).norm_l2() > 1e-3);
     }
 }

@@ -15,8 +15,9 @@
 //! plane wave of frequency (p, q) has eigenvalue `(1 + cos a)(1 + cos b) - 4` with
 //! `a = 2 pi p / h`, `b = 2 pi q / w`, so the positive operator `-L` has spectrum in `[0, 4]`,
 //! starting at 0 for the constant function. [`eigenspaces`] groups its (highly degenerate)
-//! spectrum into eigenspaces; [`random_fields`] makes the training signals (Gaussian fields with
-//! a `1/f^2` power spectrum and a non-zero mean) and [`circular_shift`] is the group action.
+//! spectrum into eigenspaces; [`random_fields`] makes the training signals (random fields with
+//! a `1/f^p` power spectrum, Gaussian or with exact amplitudes and random phases, and a non-zero
+//! mean) and [`circular_shift`] is the group action.
 
 use std::f64::consts::PI;
 
@@ -24,6 +25,7 @@ use faer::{Mat, Side};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use super::Amplitudes;
 use crate::error::{Error, Result};
 
 /// Stencil weights of the 3x3 Laplacian, indexed `[dr + 1][dc + 1]`.
@@ -208,13 +210,18 @@ fn signed_frequency(k: usize, len: usize) -> f64 {
     }
 }
 
-/// Gaussian random fields with power spectrum `~ 1/f^2`, one per column (`n x channels`).
+/// Random fields with power spectrum `~ 1/f^exponent`, one per column (`n x channels`).
 ///
-/// Each channel is white noise filtered in the Fourier domain by the amplitude `1/f`, with
-/// `f = sqrt((p/h)^2 + (q/w)^2)` from signed frequencies, and the zero frequency removed. The
-/// filter is real and even, so the field is real. The fluctuation is scaled to unit sample
-/// variance, then a random mean of magnitude in `[0.5, 1.5]` and random sign is added (natural
-/// images have a non-zero mean, which pins down the constant eigenvector).
+/// The Fourier amplitude of frequency `(p, q)` is `f^(-exponent / 2)`, with
+/// `f = sqrt((p/h)^2 + (q/w)^2)` from signed frequencies; the zero frequency is removed.
+/// `exponent = 2` is the `1/f^2` power spectrum of natural images. With
+/// [`Amplitudes::Gaussian`] each channel is white noise filtered by that amplitude (a Gaussian
+/// random field, whose spectrum is a noisy sample of the prescribed one); with
+/// [`Amplitudes::Exact`] every frequency has exactly that amplitude and a uniformly random
+/// phase (conjugate frequencies get conjugate phases, so the field is real; self-conjugate ones
+/// get a random sign). The fluctuation is scaled to unit sample variance, then a random mean of
+/// magnitude in `[0.5, 1.5]` and random sign is added (natural images have a non-zero mean,
+/// which pins down the constant eigenvector).
 ///
 /// # Panics
 /// If `h` or `w` is zero.
@@ -222,6 +229,8 @@ pub fn random_fields<R: Rng + ?Sized>(
     h: usize,
     w: usize,
     channels: usize,
+    exponent: f64,
+    amplitudes: Amplitudes,
     rng: &mut R,
 ) -> Mat<f64> {
     assert!(
@@ -237,21 +246,45 @@ pub fn random_fields<R: Rng + ?Sized>(
             if f == 0.0 {
                 0.0
             } else {
-                1.0 / f
+                f.powf(-0.5 * exponent)
             }
         })
         .collect();
+    let conjugate = |i: usize| ((h - i / w) % h) * w + (w - i % w) % w;
 
     let mut fields = Mat::<f64>::zeros(n, channels);
     for channel in 0..channels {
-        // White noise -> spectrum -> 1/f filter -> back to space.
-        let mut re: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
-        let mut im = vec![0.0; n];
-        dft2(&mut re, &mut im, h, w, false);
-        for i in 0..n {
-            re[i] *= amplitude[i];
-            im[i] *= amplitude[i];
-        }
+        let (mut re, mut im) = match amplitudes {
+            Amplitudes::Gaussian => {
+                // White noise -> spectrum -> amplitude filter.
+                let mut re: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+                let mut im = vec![0.0; n];
+                dft2(&mut re, &mut im, h, w, false);
+                for i in 0..n {
+                    re[i] *= amplitude[i];
+                    im[i] *= amplitude[i];
+                }
+                (re, im)
+            }
+            Amplitudes::Exact => {
+                let (mut re, mut im) = (vec![0.0; n], vec![0.0; n]);
+                for i in 0..n {
+                    let j = conjugate(i);
+                    if j < i {
+                        continue;
+                    }
+                    if j == i {
+                        let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
+                        re[i] = sign * amplitude[i];
+                    } else {
+                        let (sin, cos) = rng.random_range(0.0..2.0 * PI).sin_cos();
+                        (re[i], im[i]) = (amplitude[i] * cos, amplitude[i] * sin);
+                        (re[j], im[j]) = (amplitude[i] * cos, -amplitude[i] * sin);
+                    }
+                }
+                (re, im)
+            }
+        };
         dft2(&mut re, &mut im, h, w, true);
 
         // Unit variance fluctuation plus a clearly non-zero mean.
@@ -401,7 +434,7 @@ mod tests {
         let (h, w) = (6, 9);
         let mut rng = StdRng::seed_from_u64(7);
         let laplacian = stencil_laplacian(h, w);
-        let signals = random_fields(h, w, 3, &mut rng);
+        let signals = random_fields(h, w, 3, 2.0, Amplitudes::Gaussian, &mut rng);
         for (dy, dx) in [(1, 0), (0, -2), (5, 4), (-7, 13)] {
             let shift_then_apply = &laplacian * circular_shift(&signals, h, w, dy, dx).unwrap();
             let apply_then_shift = circular_shift(&(&laplacian * &signals), h, w, dy, dx).unwrap();
@@ -462,7 +495,7 @@ mod tests {
         let (h, w, channels) = (16, 16, 400);
         let n = h * w;
         let mut rng = StdRng::seed_from_u64(11);
-        let fields = random_fields(h, w, channels, &mut rng);
+        let fields = random_fields(h, w, channels, 2.0, Amplitudes::Gaussian, &mut rng);
 
         // Per channel: mean magnitude in [0.5, 1.5], fluctuation of unit variance.
         for channel in 0..channels {
@@ -493,5 +526,47 @@ mod tests {
         let low = band_power[0] / band_count[0] as f64;
         let high = band_power[1] / band_count[1] as f64;
         assert!((low / high - 1.0).abs() < 0.1, "low {low} high {high}");
+    }
+
+    #[test]
+    fn exact_fields_have_the_prescribed_amplitude_at_every_frequency() {
+        let (h, w, channels) = (16, 16, 8);
+        let n = h * w;
+        let mut rng = StdRng::seed_from_u64(12);
+        for exponent in [2.0, 3.0] {
+            let fields = random_fields(h, w, channels, exponent, Amplitudes::Exact, &mut rng);
+            let mut first_phases = Vec::new();
+            for channel in 0..channels {
+                let mut re: Vec<f64> = (0..n).map(|i| fields[(i, channel)]).collect();
+                let mut im = vec![0.0; n];
+                dft2(&mut re, &mut im, h, w, false);
+
+                // |X(f)| f^(exponent / 2) is the same constant at every non-zero frequency.
+                let scaled: Vec<f64> = (1..n)
+                    .map(|i| {
+                        let fy = signed_frequency(i / w, h) / h as f64;
+                        let fx = signed_frequency(i % w, w) / w as f64;
+                        let f = (fy * fy + fx * fx).sqrt();
+                        (re[i] * re[i] + im[i] * im[i]).sqrt() * f.powf(0.5 * exponent)
+                    })
+                    .collect();
+                for value in &scaled {
+                    assert!(
+                        (value / scaled[0] - 1.0).abs() < 1e-9,
+                        "exponent {exponent} channel {channel}: {value} vs {}",
+                        scaled[0]
+                    );
+                }
+                let mean = re[0] / n as f64;
+                assert!((MIN_MEAN..=MAX_MEAN).contains(&mean.abs()), "mean {mean}");
+                first_phases.push(im[1].atan2(re[1]));
+            }
+            // The phases are random: channels differ.
+            let spread = first_phases
+                .iter()
+                .map(|p| (p - first_phases[0]).abs())
+                .fold(0.0, f64::max);
+            assert!(spread > 0.1, "phases {first_phases:?}");
+        }
     }
 }
