@@ -31,7 +31,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use super::{flex, host, lane_sum, Tracked, TrackedFlex};
+use super::{contiguous_cpu, flex, host, lane_sum, primitives, Tracked, TrackedFlex};
 
 /// Sizes of one convolution over NCHW tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,26 +100,10 @@ pub fn conv_same(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Te
         return conv2d(x, weight, Some(bias), options);
     }
 
-    let tracked = (
-        x.clone().try_into_primitive::<TrackedFlex>(),
-        weight.clone().try_into_primitive::<TrackedFlex>(),
-        bias.clone().try_into_primitive::<TrackedFlex>(),
-    );
-    if let (Ok(x), Ok(weight), Ok(bias)) = tracked {
+    if let Some([x, weight, bias]) = primitives::<TrackedFlex, 4, 4, 1>(&x, &weight, &bias) {
         return Tensor::from_primitive::<TrackedFlex>(tracked_conv(x, weight, bias));
     }
-
-    let plain = (
-        x.clone().try_into_primitive::<Flex>(),
-        weight.clone().try_into_primitive::<Flex>(),
-        bias.clone().try_into_primitive::<Flex>(),
-    );
-    if let (Ok(x), Ok(weight), Ok(bias)) = plain {
-        let (x, weight, bias) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            bias.to_contiguous(),
-        );
+    if let Some([x, weight, bias]) = contiguous_cpu(&x, &weight, &bias) {
         let shape = conv_shape(&x, &weight);
         let out = forward(host(&x), host(&weight), Some(host(&bias)), shape);
         let dims = [shape.batch, shape.channels_out, shape.height, shape.width];

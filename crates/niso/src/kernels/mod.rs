@@ -8,8 +8,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, BackendTypes, Flex};
-use burn::tensor::TensorData;
+use burn::backend::{
+    Autodiff, Backend, BackendTypes, DispatchKindConversion, DispatchTensor, Flex,
+};
+use burn::tensor::{BackendPrimitive, Float, Tensor, TensorData};
 
 pub mod conv;
 pub mod norm;
@@ -36,6 +38,33 @@ type TrackedFlex = Autodiff<Flex>;
 /// A float tensor of [`TrackedFlex`]: a CPU tensor with its autodiff node.
 type Tracked = <TrackedFlex as BackendTypes>::FloatTensorPrimitive;
 
+/// The primitives of three float tensors on backend `B`, or `None` unless all three live there.
+fn primitives<B, const A: usize, const W: usize, const C: usize>(
+    a: &Tensor<A>,
+    b: &Tensor<W>,
+    c: &Tensor<C>,
+) -> Option<[B::FloatTensorPrimitive; 3]>
+where
+    B: Backend,
+    Float: BackendPrimitive<B, Primitive = B::FloatTensorPrimitive>,
+    DispatchTensor: DispatchKindConversion<B>,
+{
+    Some([
+        a.clone().try_into_primitive::<B>().ok()?,
+        b.clone().try_into_primitive::<B>().ok()?,
+        c.clone().try_into_primitive::<B>().ok()?,
+    ])
+}
+
+/// Contiguous copies (or views) of three untracked CPU tensors, or `None` unless all three are.
+fn contiguous_cpu<const A: usize, const W: usize, const C: usize>(
+    a: &Tensor<A>,
+    b: &Tensor<W>,
+    c: &Tensor<C>,
+) -> Option<[FlexTensor; 3]> {
+    primitives::<Flex, A, W, C>(a, b, c).map(|tensors| tensors.map(|t| t.to_contiguous()))
+}
+
 /// The values of a contiguous f32 CPU tensor (the kernels check the float type before).
 fn host(tensor: &FlexTensor) -> &[f32] {
     tensor
@@ -48,8 +77,8 @@ fn flex(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, dims.to_vec()))
 }
 
-/// Lanes of the partial sums of [`lane_sum`]: independent accumulators that the compiler keeps in one
-/// vector register.
+/// Lanes of the partial sums of [`lane_sum`]: independent accumulators that the compiler keeps
+/// in one vector register.
 const LANES: usize = 8;
 
 /// `sum f(v)` over `values`, accumulated in [`LANES`] independent f32 partial sums.

@@ -29,7 +29,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-use super::{flex, host, lane_sum, Tracked, TrackedFlex, LANES};
+use super::{contiguous_cpu, flex, host, lane_sum, primitives, Tracked, TrackedFlex, LANES};
 
 /// `silu(LN(x))` on `[batch, c, h, w]`: per-sample, per-channel normalisation over the spatial
 /// axes with learned `scale` and `bias` (`[c]` each), then SiLU. `eps` is added to the variance.
@@ -46,26 +46,10 @@ pub fn layer_norm_silu(x: Tensor<4>, scale: Tensor<1>, bias: Tensor<1>, eps: f64
         return generic(x, scale, bias, eps);
     }
 
-    let tracked = (
-        x.clone().try_into_primitive::<TrackedFlex>(),
-        scale.clone().try_into_primitive::<TrackedFlex>(),
-        bias.clone().try_into_primitive::<TrackedFlex>(),
-    );
-    if let (Ok(x), Ok(scale), Ok(bias)) = tracked {
+    if let Some([x, scale, bias]) = primitives::<TrackedFlex, 4, 1, 1>(&x, &scale, &bias) {
         return Tensor::from_primitive::<TrackedFlex>(tracked_layer_norm_silu(x, scale, bias, eps));
     }
-
-    let plain = (
-        x.clone().try_into_primitive::<Flex>(),
-        scale.clone().try_into_primitive::<Flex>(),
-        bias.clone().try_into_primitive::<Flex>(),
-    );
-    if let (Ok(x), Ok(scale), Ok(bias)) = plain {
-        let (x, scale, bias) = (
-            x.to_contiguous(),
-            scale.to_contiguous(),
-            bias.to_contiguous(),
-        );
+    if let Some([x, scale, bias]) = contiguous_cpu(&x, &scale, &bias) {
         let planes = Planes::of(&x);
         let (y, _) = forward(host(&x), host(&scale), host(&bias), planes, eps as f32);
         return Tensor::from_primitive::<Flex>(flex(y, x.layout().shape()));
@@ -76,6 +60,12 @@ pub fn layer_norm_silu(x: Tensor<4>, scale: Tensor<1>, bias: Tensor<1>, eps: f64
 
 /// The same function from burn's tensor operations (any backend).
 pub fn generic(x: Tensor<4>, scale: Tensor<1>, bias: Tensor<1>, eps: f64) -> Tensor<4> {
+    silu(layer_norm(x, scale, bias, eps))
+}
+
+/// `LN(x)` alone, from burn's tensor operations: `(x - mean) / sqrt(var + eps) * scale + bias`
+/// per image and channel over the spatial axes (biased variance).
+pub fn layer_norm(x: Tensor<4>, scale: Tensor<1>, bias: Tensor<1>, eps: f64) -> Tensor<4> {
     let [batch, channels, height, width] = x.dims();
     let flat = x.reshape([batch, channels, height * width]);
 
@@ -84,7 +74,7 @@ pub fn generic(x: Tensor<4>, scale: Tensor<1>, bias: Tensor<1>, eps: f64) -> Ten
 
     let scale = scale.reshape([1, channels, 1]);
     let bias = bias.reshape([1, channels, 1]);
-    silu((normalised * scale + bias).reshape([batch, channels, height, width]))
+    (normalised * scale + bias).reshape([batch, channels, height, width])
 }
 
 /// The layout of a `[batch, c, h, w]` tensor as `batch * c` planes of `h w` pixels.

@@ -4,6 +4,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
 use crate::kernels::layer_norm_silu;
+use crate::kernels::norm::layer_norm;
 
 /// Added to the variance before the square root (paper sec. 4: eps 1e-6).
 pub const LAYER_NORM_EPS: f64 = 1e-6;
@@ -28,15 +29,7 @@ impl SpatialLayerNorm {
 
     /// Normalises `[batch, c, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [batch, channels, height, width] = x.dims();
-        let flat = x.reshape([batch, channels, height * width]);
-
-        let (variance, mean) = flat.clone().var_mean_bias(2);
-        let normalised = (flat - mean) / variance.add_scalar(LAYER_NORM_EPS).sqrt();
-
-        let scale = self.scale.val().reshape([1, channels, 1]);
-        let bias = self.bias.val().reshape([1, channels, 1]);
-        (normalised * scale + bias).reshape([batch, channels, height, width])
+        layer_norm(x, self.scale.val(), self.bias.val(), LAYER_NORM_EPS)
     }
 
     /// `silu(self.forward(x))`, fused into one operation with hand-written CPU kernels.
