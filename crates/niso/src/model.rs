@@ -41,6 +41,13 @@ pub struct LossConfig {
     /// the basis before the eigenvalues separate and lock each eigenfunction to its position.
     #[serde(default)]
     pub mask_warmup_steps: usize,
+    /// Steps before the warm-up ramp during which `s = 0`: `tau` is the unmasked Procrustes
+    /// solution. Even a slightly sharp mask keeps `tau` from mapping an eigenfunction onto
+    /// shifted copies held at distant positions, and a column can then settle on content of
+    /// almost no power (which the dropout gradient, proportional to that power, never moves
+    /// again); with `s = 0` spectral dropout alone orders the basis.
+    #[serde(default)]
+    pub mask_hold_steps: usize,
 }
 
 impl Default for LossConfig {
@@ -53,6 +60,7 @@ impl Default for LossConfig {
             dropout_cut: DropoutCut::Uniform,
             dropout_per_channel: false,
             mask_warmup_steps: 0,
+            mask_hold_steps: 0,
         }
     }
 }
@@ -71,12 +79,17 @@ impl LossConfig {
         Ok(())
     }
 
-    /// The mask sharpness at training step `step` (0-based): `min(1, step / mask_warmup_steps)`.
+    /// The mask sharpness at training step `step` (0-based): 0 for the first `mask_hold_steps`,
+    /// then `min(1, (step - mask_hold_steps) / mask_warmup_steps)`.
     pub fn mask_sharpness(&self, step: usize) -> f64 {
+        if step < self.mask_hold_steps {
+            return 0.0;
+        }
+        let ramp = step - self.mask_hold_steps;
         if self.mask_warmup_steps == 0 {
             1.0
         } else {
-            (step as f64 / self.mask_warmup_steps as f64).min(1.0)
+            (ramp as f64 / self.mask_warmup_steps as f64).min(1.0)
         }
     }
 }
@@ -342,5 +355,37 @@ impl ConvNisoConfig {
     /// decoder on one latent (multiply-adds count two); the operator's share is negligible.
     pub fn forward_flops(&self) -> f64 {
         self.codec.forward_flops(self.image_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LossConfig;
+
+    #[test]
+    fn mask_sharpness_holds_at_zero_then_ramps_to_one() {
+        let config = LossConfig {
+            mask_hold_steps: 100,
+            mask_warmup_steps: 50,
+            ..LossConfig::default()
+        };
+        let at = |step| config.mask_sharpness(step);
+        assert_eq!((at(0), at(99)), (0.0, 0.0));
+        assert_eq!((at(100), at(125), at(150), at(1000)), (0.0, 0.5, 1.0, 1.0));
+
+        let paper = LossConfig::default();
+        assert_eq!(
+            (paper.mask_sharpness(0), paper.mask_sharpness(7)),
+            (1.0, 1.0)
+        );
+
+        let hold_only = LossConfig {
+            mask_hold_steps: 10,
+            ..LossConfig::default()
+        };
+        assert_eq!(
+            (hold_only.mask_sharpness(9), hold_only.mask_sharpness(10)),
+            (0.0, 1.0)
+        );
     }
 }
