@@ -95,3 +95,25 @@ fn gpu() -> Result<Device> {
          --features vulkan`",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::hint::black_box;
+
+    /// `1e-30 * 1e-10 = 1e-40` lies in the subnormal range of `f32`.
+    fn subnormal_product() -> f32 {
+        black_box(1e-30f32) * black_box(1e-10f32)
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn flushing_zeroes_subnormal_products_here_and_on_the_pool() {
+        super::flush_subnormals();
+
+        assert_eq!(subnormal_product(), 0.0);
+        let pool = rayon::broadcast(|_| subnormal_product());
+        assert!(pool.iter().all(|&p| p == 0.0), "{pool:?}");
+        // Normal numbers are untouched.
+        assert!(black_box(1e-20f32) * black_box(1e-10f32) > 0.0);
+    }
+}
