@@ -157,7 +157,7 @@ impl<E: Module + Encode, D: Module + Decode> Niso<E, D> {
 
     /// The NIso step on a batch of pairs `(x, Tx)` (`[batch, c, H, W]` each).
     ///
-    /// `step` (0-based) sets the mask sharpness during `config.mask_warmup_steps`; `rng` draws
+    /// `step` (0-based) sets the mask sharpness ([`LossConfig::mask_sharpness`]); `rng` draws
     /// the spectral dropout masks when `config.spectral_dropout` is on.
     pub fn pair_step(
         &self,
