@@ -50,7 +50,8 @@ impl DeviceKind {
 }
 
 /// Makes the calling thread and every thread of rayon's global pool (which runs the CPU
-/// backend's kernels) flush subnormal floats to zero, once per process.
+/// backend's kernels) flush subnormal floats to zero: once per calling thread, since the flags
+/// are per thread, and once per process for the pool.
 ///
 /// Subnormal operands cost x86 cores a microcode assist of about a hundred cycles each. They
 /// appear in training: the masked Procrustes solve multiplies by `exp(-|Lambda_i - Lambda_j|)`,
@@ -59,9 +60,15 @@ impl DeviceKind {
 /// step time once the mask had sharpened. Flushing them (FTZ and DAZ, as XLA does on CPUs)
 /// changes only values below `1.2e-38` in `f32`. On other architectures this does nothing.
 pub fn flush_subnormals() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
+    thread_local! {
+        static THIS_THREAD_FLUSHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static POOL: std::sync::Once = std::sync::Once::new();
+
+    if !THIS_THREAD_FLUSHED.replace(true) {
         set_flush_to_zero();
+    }
+    POOL.call_once(|| {
         rayon::broadcast(|_| set_flush_to_zero());
     });
 }
@@ -115,5 +122,17 @@ mod tests {
         assert!(pool.iter().all(|&p| p == 0.0), "{pool:?}");
         // Normal numbers are untouched.
         assert!(black_box(1e-20f32) * black_box(1e-10f32) > 0.0);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_calling_thread_is_flushed_not_only_the_first() {
+        super::flush_subnormals();
+
+        let other = std::thread::spawn(|| {
+            super::flush_subnormals();
+            subnormal_product()
+        });
+        assert_eq!(other.join().unwrap(), 0.0);
     }
 }
